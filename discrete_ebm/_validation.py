@@ -1,0 +1,82 @@
+"""Input checks shared by models, samplers and objectives.
+
+Every check raises a ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape
+or values) whose message names the argument and states what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def as_tensor(x, *, name: str = "x", dtype=None, device=None) -> torch.Tensor:
+    """Convert an array-like to a tensor (numpy arrays and nested lists are accepted)."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    elif isinstance(x, np.ndarray | list | tuple | float | int):
+        t = torch.as_tensor(np.asarray(x))
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    if dtype is not None or device is not None:
+        t = t.to(dtype=dtype or t.dtype, device=device)
+    return t
+
+
+def check_states(
+    x, dim: int | None, *, name: str = "x", binary: bool = True, allow_1d: bool = False
+) -> torch.Tensor:
+    """Check a batch of states of shape ``(B, dim)``.
+
+    Binary states must be a floating-point tensor with values in {0, 1}; continuous
+    states a finite floating-point tensor. Returns ``x`` (2-D) unchanged otherwise.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, {dim}), got {type(x).__name__}")
+    if not x.is_floating_point():
+        hint = " with values 0./1. (use x.float())" if binary else " (use x.float())"
+        raise TypeError(f"{name} must be a floating-point tensor{hint}, got dtype {x.dtype}")
+    if x.dim() == 1 and allow_1d:
+        x = x.unsqueeze(0)
+    if x.dim() != 2:
+        raise ValueError(f"{name} must have shape (B, {dim}), got shape {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}")
+    if x.numel():
+        if torch.isnan(x).any():
+            raise ValueError(f"{name} contains NaN")
+        if binary:
+            if ((x != 0) & (x != 1)).any():
+                raise ValueError(f"{name} must be binary: every value 0. or 1. (got other values)")
+        elif not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains infinite values")
+    return x
+
+
+def check_mask(mask, shape: tuple[int, int], *, name: str = "clamp") -> torch.Tensor:
+    """Check a boolean mask of shape ``(d,)`` or ``(n, d)``; returns it broadcast to ``shape``."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"{name} must be a boolean torch.Tensor of shape ({shape[1]},) or {shape}")
+    if mask.shape not in ((shape[1],), tuple(shape)):
+        raise ValueError(f"{name} must have shape ({shape[1]},) or {tuple(shape)}, got {tuple(mask.shape)}")
+    return mask.expand(shape)
+
+
+def check_positive_int(value, name: str, *, allow_zero: bool = False) -> int:
+    """Check an integer count (``> 0``, or ``>= 0`` with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_probability(value, name: str, *, open_interval: bool = True) -> float:
+    """Check a probability in (0, 1) (or [0, 1] with ``open_interval=False``)."""
+    v = float(value)
+    ok = 0.0 < v < 1.0 if open_interval else 0.0 <= v <= 1.0
+    if not ok:
+        interval = "(0, 1)" if open_interval else "[0, 1]"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return v

@@ -1,0 +1,43 @@
+"""The ``discrete-ebm`` command.
+
+Each subcommand lives in its own module of ``discrete_ebm.commands`` and defines
+``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
+arguments, returning an exit code). Modules are discovered, so adding a use case is
+adding one file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="discrete-ebm",
+        description="Energy-based models on binary, graph and continuous spaces.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

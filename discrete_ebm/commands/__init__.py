@@ -1,0 +1,1 @@
+"""Subcommands of ``discrete-ebm``: one module each, with ``register(subparsers)``."""

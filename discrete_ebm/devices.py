@@ -1,0 +1,29 @@
+"""Device selection: ``device="auto"`` picks CUDA when available, never hard-coded."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``None`` or ``"auto"`` -> CUDA if available else CPU; anything else -> ``torch.device``."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Device of a module's first parameter or buffer (CPU for a module with neither)."""
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def module_dtype(module: torch.nn.Module) -> torch.dtype:
+    """Floating dtype of a module's first floating parameter or buffer (default dtype otherwise)."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()

@@ -1,0 +1,5 @@
+"""Evaluation: exact enumeration, AIS, metrics."""
+
+from . import exact
+
+__all__ = ["exact"]

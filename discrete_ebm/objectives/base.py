@@ -1,0 +1,47 @@
+"""The Objective contract: ``objective(model, x) -> scalar loss`` to minimise.
+
+Every objective (discrete and continuous) is a callable object that returns a scalar
+tensor and leaves what it measured in ``self.metrics`` (a dict of floats or 0-d tensors,
+read by ``fit`` after the step). Objectives hold no data; stateful ones (persistent
+contrastive divergence) keep their chains as attributes and expose ``state_dict`` /
+``load_state_dict`` so checkpoints can resume them.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+
+from ..models.base import EnergyModel
+
+
+class Objective(abc.ABC):
+    """Base class for training objectives."""
+
+    #: whether the objective needs binary data (``True``), continuous data (``False``) or either.
+    binary: bool | None = None
+
+    def __init__(self):
+        self.metrics: dict = {}
+
+    @abc.abstractmethod
+    def loss(self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The scalar loss on a batch ``x`` of shape ``(B, d)``."""
+
+    def __call__(self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not isinstance(model, EnergyModel):
+            raise TypeError(f"model must be a discrete_ebm.EnergyModel, got {type(model).__name__}")
+        if self.binary is not None and model.binary != self.binary:
+            kind = "binary" if self.binary else "continuous"
+            raise TypeError(f"{type(self).__name__} needs a {kind} model")
+        x = model.check_input(x)
+        self.metrics = {}
+        return self.loss(model, x, generator)
+
+    def state_dict(self) -> dict:
+        """Objective state to checkpoint (empty for stateless objectives)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""

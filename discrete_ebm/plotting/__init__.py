@@ -1,0 +1,1 @@
+"""Figures (matplotlib, imported lazily by each function). One module per topic."""
