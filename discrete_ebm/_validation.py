@@ -32,7 +32,9 @@ def check_states(
     states a finite floating-point tensor. Returns ``x`` (2-D) unchanged otherwise.
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, {dim}), got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (B, {dim}), got {type(x).__name__}"
+        )
     if not x.is_floating_point():
         hint = " with values 0./1. (use x.float())" if binary else " (use x.float())"
         raise TypeError(f"{name} must be a floating-point tensor{hint}, got dtype {x.dtype}")
@@ -41,7 +43,9 @@ def check_states(
     if x.dim() != 2:
         raise ValueError(f"{name} must have shape (B, {dim}), got shape {tuple(x.shape)}")
     if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}"
+        )
     if x.numel():
         if torch.isnan(x).any():
             raise ValueError(f"{name} contains NaN")
@@ -58,7 +62,9 @@ def check_mask(mask, shape: tuple[int, int], *, name: str = "clamp") -> torch.Te
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError(f"{name} must be a boolean torch.Tensor of shape ({shape[1]},) or {shape}")
     if mask.shape not in ((shape[1],), tuple(shape)):
-        raise ValueError(f"{name} must have shape ({shape[1]},) or {tuple(shape)}, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"{name} must have shape ({shape[1]},) or {tuple(shape)}, got {tuple(mask.shape)}"
+        )
     return mask.expand(shape)
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda:0', ...")
+    p.add_argument(
+        "--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda:0', ..."
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 

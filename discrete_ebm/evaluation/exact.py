@@ -16,7 +16,9 @@ from ..models.base import EnergyModel
 MAX_DIM = 22
 
 
-def all_states(d: int, start: int = 0, stop: int | None = None, *, dtype=torch.float64, device=None) -> torch.Tensor:
+def all_states(
+    d: int, start: int = 0, stop: int | None = None, *, dtype=torch.float64, device=None
+) -> torch.Tensor:
     """States ``start..stop−1`` of {0,1}^d in lexicographic order, shape ``(stop − start, d)``."""
     stop = 2**d if stop is None else stop
     k = torch.arange(start, stop, device=device, dtype=torch.long)
@@ -55,7 +57,9 @@ def energies(model: EnergyModel, *, chunk_size: int = 2**16) -> torch.Tensor:
     return torch.cat(out)
 
 
-def log_partition(model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2**16) -> torch.Tensor:
+def log_partition(
+    model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2**16
+) -> torch.Tensor:
     """``log Z = log Σ_x exp(−β U(x))`` (float64 scalar tensor).
 
     Models that know a cheaper exact sum (e.g. an RBM summing its smaller layer) provide
@@ -66,7 +70,9 @@ def log_partition(model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2*
     return torch.logsumexp(-beta * energies(model, chunk_size=chunk_size), 0)
 
 
-def probabilities(model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2**16) -> torch.Tensor:
+def probabilities(
+    model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2**16
+) -> torch.Tensor:
     """``p(x)`` of every state in lexicographic order, shape ``(2^d,)``, float64."""
     u = -beta * energies(model, chunk_size=chunk_size)
     return torch.softmax(u, 0)

@@ -97,7 +97,9 @@ class IsingModel(EnergyModel):
         edges = torch.as_tensor(np.asarray(edges), dtype=torch.long).reshape(-1, 2)
         weights = torch.as_tensor(np.asarray(weights), dtype=dtype).reshape(-1)
         if edges.shape[0] != weights.shape[0]:
-            raise ValueError(f"weights must have one entry per edge ({edges.shape[0]}), got {weights.shape[0]}")
+            raise ValueError(
+                f"weights must have one entry per edge ({edges.shape[0]}), got {weights.shape[0]}"
+            )
         if edges.numel() and (edges.min() < 0 or edges.max() >= n):
             raise ValueError(f"edges must index sites 0..{n - 1}")
         if (edges[:, 0] == edges[:, 1]).any():
@@ -157,7 +159,9 @@ class IsingModel(EnergyModel):
         return model
 
     @classmethod
-    def from_networkx(cls, G: nx.Graph, *, sparse: bool | None = None, dtype=torch.float32) -> IsingModel:
+    def from_networkx(
+        cls, G: nx.Graph, *, sparse: bool | None = None, dtype=torch.float32
+    ) -> IsingModel:
         """Model from a networkx graph: edge attribute ``weight`` (default 1.0) is ``J_ij``,
         node attribute ``field`` (default 0.0) is ``h_i``. Nodes keep ``G``'s order and labels.
 
@@ -202,7 +206,14 @@ class IsingModel(EnergyModel):
         edges = iu[keep]
         w = coupling_std * torch.randn(edges.shape[0], generator=generator, dtype=torch.float64)
         h = field_std * torch.randn(n, generator=generator, dtype=torch.float64)
-        return cls.from_edges(n, edges, w.to(dtype), h.to(dtype), sparse=p < 0.25 if sparse is None else sparse, dtype=dtype)
+        return cls.from_edges(
+            n,
+            edges,
+            w.to(dtype),
+            h.to(dtype),
+            sparse=p < 0.25 if sparse is None else sparse,
+            dtype=dtype,
+        )
 
     @classmethod
     def from_dimod(cls, h: dict, J: dict, *, dtype=torch.float32) -> IsingModel:
@@ -222,7 +233,9 @@ class IsingModel(EnergyModel):
         weights = [-float(w) for w in J.values()]
         field = [-float(h.get(u, 0.0)) for u in labels]
         n = len(labels)
-        model = cls.from_edges(n, edges, weights, field, sparse=len(edges) < 0.25 * n * (n - 1) / 2, dtype=dtype)
+        model = cls.from_edges(
+            n, edges, weights, field, sparse=len(edges) < 0.25 * n * (n - 1) / 2, dtype=dtype
+        )
         model.node_labels = labels
         return model
 
@@ -342,7 +355,11 @@ class IsingModel(EnergyModel):
 
     def extra_repr(self) -> str:
         kind = "dense" if self.is_dense else "sparse"
-        lat = f", lattice={self.lattice_shape}, periodic={self.periodic}" if self.lattice_shape else ""
+        lat = (
+            f", lattice={self.lattice_shape}, periodic={self.periodic}"
+            if self.lattice_shape
+            else ""
+        )
         return f"dim={self.dim}, edges={self.n_edges} ({kind}){lat}"
 
 

@@ -26,10 +26,14 @@ class Objective(abc.ABC):
         self.metrics: dict = {}
 
     @abc.abstractmethod
-    def loss(self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def loss(
+        self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """The scalar loss on a batch ``x`` of shape ``(B, d)``."""
 
-    def __call__(self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         if not isinstance(model, EnergyModel):
             raise TypeError(f"model must be a discrete_ebm.EnergyModel, got {type(model).__name__}")
         if self.binary is not None and model.binary != self.binary:
@@ -44,4 +48,5 @@ class Objective(abc.ABC):
         return {}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned (nothing to restore for stateless objectives)."""
+        return None

@@ -43,7 +43,10 @@ def resolve_beta(beta, n_steps: int) -> list[float]:
         try:
             values = [float(beta)] * n_steps
         except (TypeError, ValueError):
-            raise TypeError(f"beta must be a float, a sequence of floats or a callable, got {type(beta).__name__}") from None
+            raise TypeError(
+                "beta must be a float, a sequence of floats or a callable, "
+                f"got {type(beta).__name__}"
+            ) from None
     for b in values:
         if not b >= 0 or b == float("inf"):
             raise ValueError(f"beta values must be finite and >= 0, got {b}")
@@ -60,7 +63,10 @@ def geometric_beta_schedule(start: float, end: float, n_steps: int) -> list[floa
     if start <= 0 or end <= 0:
         raise ValueError("geometric_beta_schedule needs start > 0 and end > 0")
     return torch.logspace(
-        torch.log10(torch.tensor(start)), torch.log10(torch.tensor(end)), n_steps, dtype=torch.float64
+        torch.log10(torch.tensor(start)),
+        torch.log10(torch.tensor(end)),
+        n_steps,
+        dtype=torch.float64,
     ).tolist()
 
 
@@ -115,7 +121,9 @@ class Sampler(abc.ABC):
         model = self.model
         if x0 is None:
             if clamp is not None:
-                raise ValueError("clamp needs x0: the clamped coordinates are held at their values in x0")
+                raise ValueError(
+                    "clamp needs x0: the clamped coordinates are held at their values in x0"
+                )
             if n_chains is None:
                 raise ValueError("give n_chains or x0")
             n_chains = check_positive_int(n_chains, "n_chains")

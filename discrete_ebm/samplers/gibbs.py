@@ -27,7 +27,9 @@ class GibbsSampler(Sampler):
     def __init__(self, model: EnergyModel, scan: str = "systematic"):
         super().__init__(model)
         if not model.binary:
-            raise TypeError("GibbsSampler needs a binary model (model.binary is False); use LangevinSampler")
+            raise TypeError(
+                "GibbsSampler needs a binary model (model.binary is False); use LangevinSampler"
+            )
         if scan not in ("systematic", "random"):
             raise ValueError(f"scan must be 'systematic' or 'random', got {scan!r}")
         self.scan = scan
