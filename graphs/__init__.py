@@ -1,0 +1,25 @@
+"""Graph energy-based models: Ego-small data, GNN energies, edge samplers, graph MMDs.
+
+A graph on ``n <= N`` nodes is a binary state row of width ``N(N−1)/2 + N``: the upper
+triangle of its adjacency matrix followed by its node mask (see ``graphs.convert``).
+"""
+
+from .convert import graphs_to_states, states_to_dense, states_to_graphs
+from .datasets import ego_graphs, ego_small, load_citeseer
+from .metrics import clustering_mmd, degree_mmd, graph_mmds, orbit_mmd, spectral_mmd
+from .orbits import orbit_counts
+
+__all__ = [
+    "ego_small",
+    "ego_graphs",
+    "load_citeseer",
+    "graphs_to_states",
+    "states_to_dense",
+    "states_to_graphs",
+    "degree_mmd",
+    "clustering_mmd",
+    "orbit_mmd",
+    "spectral_mmd",
+    "graph_mmds",
+    "orbit_counts",
+]
