@@ -96,7 +96,7 @@ def activate_with_derivative(name: str, z: torch.Tensor) -> tuple[torch.Tensor, 
     if name == "relu":
         return F.relu(z), (z > 0).to(z.dtype)
     if name == "leaky_relu":
-        return F.leaky_relu(z, 0.01), torch.where(z > 0, 1.0, 0.01).to(z.dtype)
+        return F.leaky_relu(z, 0.01), torch.where(z > 0, 1.0, torch.full_like(z, 0.01))
     if name == "elu":
         e = torch.exp(torch.clamp(z, max=0.0))
         return torch.where(z > 0, z, e - 1.0), torch.where(z > 0, torch.ones_like(z), e)
