@@ -240,6 +240,29 @@ def test_bernoulli_ed_through_fit_increases_exact_log_likelihood(teacher_data):
     assert ll1 > ll0 + 0.6 * (best - ll0), (ll0, ll1, best)
 
 
+@pytest.mark.parametrize("name", ["cd1", "pcd", "grid_ed", "pseudo_likelihood"])
+def test_every_discrete_objective_trains_an_rbm_through_fit(teacher_data, name):
+    from discrete_ebm.objectives.contrastive_divergence import ContrastiveDivergence
+    from discrete_ebm.objectives.energy_discrepancy import GridED
+    from discrete_ebm.objectives.pseudo_likelihood import PseudoLikelihood
+    from discrete_ebm.training import fit
+
+    data, best = teacher_data
+    g = torch.Generator().manual_seed(8)
+    rbm = RBM(8, 4, generator=g, weight_std=0.1).init_from_data(data)
+    objective = {
+        "cd1": lambda: ContrastiveDivergence(BlockGibbsSampler(rbm), k=1),
+        "pcd": lambda: ContrastiveDivergence(BlockGibbsSampler(rbm), k=1, persistent=True),
+        "grid_ed": lambda: GridED(n_negatives=8),
+        "pseudo_likelihood": lambda: PseudoLikelihood(),
+    }[name]()
+    ll0 = exact_avg_ll(rbm, data)
+    epochs = 30 if name == "pcd" else 15  # PCD with Adam needs longer to leave the plateau
+    fit(rbm, objective, data, epochs=epochs, batch_size=100, lr=0.03, generator=g, progress=False)
+    ll1 = exact_avg_ll(rbm, data)
+    assert ll1 > ll0 + 0.6 * (best - ll0), (ll0, ll1, best)
+
+
 # ---------------------------------------------------------------------- misc
 def test_init_from_data_and_validation():
     data = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
