@@ -13,7 +13,6 @@ import os
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import networkx as nx
@@ -53,8 +52,8 @@ class GraphSplit:
 
 def _read_ego_json(root: str | os.PathLike | None) -> dict:
     if root is None:
-        text = resources.files("graphs").joinpath("data", "ego_small.json").read_text()
-        return json.loads(text)
+        # next to this file (works for an installed wheel and an editable checkout alike)
+        return json.loads((Path(__file__).parent / "data" / "ego_small.json").read_text())
     path = data_dir(root) / "ego_small" / "ego_small.json"
     if not path.is_file():
         raise FileNotFoundError(f"ego_small.json not found at {path} (root={root!r})")
