@@ -98,7 +98,7 @@ def test_gradient_in_relaxed_edges_matches_finite_differences(model):
         ap[b, i, j] += h
         am[b, i, j] -= h
 
-        def f(t):
+        def f(t, b=b):
             s = (t + t.transpose(1, 2)) / 2 * mask[:, None, :] * mask[:, :, None]
             return m.energy_dense(s * (1 - torch.eye(N, dtype=torch.float64)), mask)[b]
 
