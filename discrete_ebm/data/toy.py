@@ -13,8 +13,8 @@
   ``−inf`` elsewhere.
 
 ``moons``, ``pinwheel``, ``swissroll`` and ``2spirals`` are curves blurred by noise; they
-have no closed-form density (``log_density`` raises). Everything lies well inside
-[−4, 4]² (the Gray code range).
+have no closed-form density (``log_density`` raises). All but a Gaussian tail (< 0.5%)
+lies inside [−4, 4]² (the Gray code range).
 
 Gray code (``encode_gray`` / ``decode_gray``): each coordinate becomes ``bits`` binary
 digits, sign and magnitude: the first bit is the sign (1 for negative), the next

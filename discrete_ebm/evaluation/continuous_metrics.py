@@ -24,7 +24,7 @@ def _pairwise_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b).pow(2)
 
 
-def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 2000) -> float:
+def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 1000) -> float:
     """Median heuristic: ``h = sqrt(median |a − b|² / 2)`` over the pooled points (first
     ``max_points`` of each set)."""
     z = torch.cat([x[:max_points], y[:max_points]]).double()
