@@ -184,3 +184,16 @@ def test_sampler_bad_inputs():
         GibbsSampler(model, scan="diagonal")
     with pytest.raises(TypeError, match="interaction_graph"):
         BlockGibbsSampler(CubicEnergy(4))
+
+
+def test_block_gibbs_colouring_of_a_trainable_dense_model_stays_proper():
+    # a dense model that starts at J = 0 must still be coloured as a complete graph, or its
+    # sampler would update interacting sites together once training makes J nonzero
+    model = IsingModel(torch.zeros(6, 6), torch.zeros(6))
+    S = BlockGibbsSampler(model)
+    assert S.n_colors == 6
+    with torch.no_grad():
+        model.weights.copy_(torch.linspace(-1.0, 1.2, model.weights.numel()))
+    x = S.sample(N_CHAINS, 40, generator=torch.Generator().manual_seed(2))
+    p = exact.probabilities(model)
+    assert tv_distance(x, p) < tv_tolerance(p, N_CHAINS)

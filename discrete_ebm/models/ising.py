@@ -254,11 +254,14 @@ class IsingModel(EnergyModel):
         return int(self.edges.shape[0])
 
     def interaction_graph(self) -> nx.Graph:
-        """Graph on sites ``0..d−1`` with the stored pairs whose coupling is nonzero."""
+        """Graph on sites ``0..d−1`` whose edges are the stored pairs.
+
+        Every stored pair counts, zero or not: the couplings are trainable, and a colouring
+        computed from this graph must stay proper while they change (a dense model is a
+        complete graph)."""
         G = nx.Graph()
         G.add_nodes_from(range(self.dim))
-        nz = (self.weights.detach() != 0).cpu()
-        G.add_edges_from(self.edges[nz].cpu().tolist())
+        G.add_edges_from(self.edges.cpu().tolist())
         return G
 
     def to_networkx(self) -> nx.Graph:
