@@ -25,6 +25,7 @@ from .._validation import check_mask, check_positive_int, check_states
 from ..models.base import EnergyModel
 from ..samplers.base import geometric_beta_schedule
 from ..samplers.block_gibbs import BlockGibbsSampler
+from .posterior import replicate
 
 
 @dataclass
@@ -165,14 +166,35 @@ def anneal_map(
     beta_start: float = 0.3,
     beta_end: float = 4.0,
     schedule=None,
+    n_restarts: int = 1,
     clamp: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
     """MAP by simulated annealing: block-Gibbs sweeps at ``β_t`` from ``beta_start`` to
     ``beta_end`` (geometric; or ``schedule``, a sequence of ``β`` values), then ICM to the
-    nearest local minimum (``β = ∞``). Returns ``Estimate`` with the posterior energies."""
+    nearest local minimum (``β = ∞``). With ``n_restarts = k`` each image runs ``k``
+    independent chains (batched) and keeps the one of lowest posterior energy.
+    Returns ``Estimate`` with the posterior energies ``(B,)``."""
     x0, clamp = _prepare(posterior, x0, clamp)
+    k = check_positive_int(n_restarts, "n_restarts")
+    B = x0.shape[0]
+    if k > 1:
+        post_k = replicate(posterior, k)
+        res = anneal_map(
+            post_k,
+            x0.repeat_interleave(k, 0),
+            n_sweeps=n_sweeps,
+            beta_start=beta_start,
+            beta_end=beta_end,
+            schedule=schedule,
+            clamp=None if clamp is None else clamp.repeat_interleave(k, 0),
+            generator=generator,
+            progress=progress,
+        )
+        best = res.energy.view(B, k).argmin(1) + k * torch.arange(B, device=x0.device)
+        res.info["n_restarts"] = k
+        return Estimate(res.estimate[best], res.energy[best], res.seconds, info=res.info)
     if schedule is None:
         n_sweeps = check_positive_int(n_sweeps, "n_sweeps")
         schedule = geometric_beta_schedule(beta_start, beta_end, n_sweeps)

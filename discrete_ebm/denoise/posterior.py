@@ -239,6 +239,23 @@ class FieldPosterior(EnergyModel):
         return torch.sigmoid(self.conditional_logits(x))
 
 
+def replicate(post: EnergyModel, k: int) -> EnergyModel:
+    """The posterior with each image's chain repeated ``k`` times (rows ``b·k .. b·k+k−1``
+    belong to image ``b``), for independent restarts. Models without per-chain fields are
+    returned unchanged."""
+    if k == 1:
+        return post
+    if isinstance(post, OffsetIsing):
+        if post.field is None or post.field.shape[0] == 1:
+            return post
+        return post.with_field(post.field.repeat_interleave(k, 0))
+    if isinstance(post, FieldPosterior):
+        if post.field.shape[0] == 1:
+            return post
+        return FieldPosterior(post.prior, post.field.repeat_interleave(k, 0))
+    return post
+
+
 def posterior(
     prior: EnergyModel, noisy: torch.Tensor, p, observed: torch.Tensor | None = None
 ) -> EnergyModel:
