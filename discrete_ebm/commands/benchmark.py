@@ -56,6 +56,7 @@ def run(args) -> int:
     failed = [k for k, r in data["cells"].items() if r["status"] != "ok"]
     say(
         args,
-        f"wrote {args.out}/results.json, {md} and {len(pngs)} plot(s); {len(failed)} failed cell(s)",
+        f"wrote {args.out}/results.json, {md} and {len(pngs)} plot(s); "
+        f"{len(failed)} failed cell(s)",
     )
     return 0

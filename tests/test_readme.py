@@ -1,0 +1,26 @@
+"""The README's first lines are the two commands, and CI runs the second one verbatim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_starts_with_install_and_run_then_test_command():
+    head = (ROOT / "README.md").read_text().split("```bash", 1)[0]
+    assert head.strip().startswith("# discrete_ebm") and head.count("\n") <= 3
+    run, test = readme_commands()
+    assert "pip install" in run and "discrete-ebm " in run
+    assert "pip install" in test and "pytest" in test
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert readme_commands()[1] in ci
