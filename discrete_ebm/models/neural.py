@@ -3,8 +3,8 @@
 - ``MLPEnergy(dim, hidden, activation, binary=False, base=None)``:
   ``U(x) = w_Lᵀ f(W_{L−1} ⋯ f(W_1 x + b_1) ⋯) + b_L (+ U_base(x))``. On R^d only smooth
   activations are allowed (score matching needs second derivatives); on {0,1}^d any.
-  ``energy_and_grad(x)`` returns ``(U, ∇_x U)`` with a hand-written backward pass (no
-  autograd graph), which the Langevin sampler uses.
+  ``energy_and_grad(x)`` returns ``(U, ∇_x U)`` and ``grad_energy(x)`` just ``∇_x U`` by a
+  hand-written backward pass (fused kernels, no autograd graph), which Langevin uses.
 - ``ConvEnergy(image_shape, channels)``: a small strided CNN energy for binary images
   (flattened ``(B, C·H·W)`` states, the shape kept as an attribute).
 - ``GaussianBase(mean, cov)``: ``U_b(x) = ½(x−μ)ᵀΣ⁻¹(x−μ) + ½ log det(2πΣ)`` (normalised).
@@ -29,9 +29,6 @@ from .base import EnergyModel
 SMOOTH_ACTIVATIONS = ("silu", "swish", "softplus", "tanh", "gelu", "sigmoid")
 #: activations only allowed for binary models (no second derivative at 0).
 NONSMOOTH_ACTIVATIONS = ("relu", "leaky_relu", "elu")
-
-_SQRT_HALF = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _check_activation(activation: str, binary: bool) -> str:
@@ -74,33 +71,33 @@ def activate(name: str, z: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown activation {name!r}")
 
 
-def activate_with_derivative(name: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(f(z), f'(z))`` elementwise, for the hand-written backward pass."""
+def activation_backward(
+    name: str, grad: torch.Tensor, z: torch.Tensor, a: torch.Tensor | None
+) -> torch.Tensor:
+    """``grad ⊙ f'(z)`` by the fused ATen backward kernel of the activation (one pass over
+    memory). ``a = f(z)`` is needed for tanh, sigmoid and relu (``None`` allowed otherwise)."""
+    aten = torch.ops.aten
     if name == "silu":
-        s = torch.sigmoid(z)
-        f = z * s
-        # f' = σ(z)(1 + z(1 − σ(z))) = σ + f − f σ
-        return f, s + f - f * s
-    if name == "softplus":
-        return F.softplus(z), torch.sigmoid(z)
-    if name == "tanh":
-        t = torch.tanh(z)
-        return t, 1.0 - t * t
+        return aten.silu_backward(grad, z)
+    if name == "softplus":  # F.softplus defaults: beta = 1, threshold = 20
+        return aten.softplus_backward(grad, z, 1.0, 20.0)
     if name == "gelu":
-        cdf = 0.5 * (1.0 + torch.erf(z * _SQRT_HALF))
-        pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
-        return z * cdf, cdf + z * pdf
+        return aten.gelu_backward(grad, z)
+    if name == "tanh":
+        return aten.tanh_backward(grad, a)
     if name == "sigmoid":
-        s = torch.sigmoid(z)
-        return s, s * (1.0 - s)
+        return aten.sigmoid_backward(grad, a)
     if name == "relu":
-        return F.relu(z), (z > 0).to(z.dtype)
+        return aten.threshold_backward(grad, a, 0)
     if name == "leaky_relu":
-        return F.leaky_relu(z, 0.01), torch.where(z > 0, 1.0, torch.full_like(z, 0.01))
+        return aten.leaky_relu_backward(grad, z, 0.01, False)
     if name == "elu":
-        e = torch.exp(torch.clamp(z, max=0.0))
-        return torch.where(z > 0, z, e - 1.0), torch.where(z > 0, torch.ones_like(z), e)
+        return aten.elu_backward(grad, 1.0, 1, 1, False, z)
     raise ValueError(f"unknown activation {name!r}")
+
+
+#: activations whose backward kernel needs the output ``f(z)``
+_NEEDS_OUTPUT = ("tanh", "sigmoid", "relu")
 
 
 # ----------------------------------------------------------------------- base terms
@@ -275,30 +272,46 @@ class MLPEnergy(EnergyModel):
             u = u + self.base.energy(x)
         return u
 
-    def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(U(x), ∇_x U(x))`` of shapes ``(B,)`` and ``(B, d)`` by a hand-written backward pass.
+    def _backprop(self, x: torch.Tensor, need_energy: bool):
+        """Forward keeping pre-activations, then the hand-written backward pass to ``x``.
 
         With ``z_l = W_l h_{l−1} + b_l``, ``h_l = f(z_l)``: ``δ_L = w_out ⊙ f'(z_L)``,
-        ``δ_{l} = (δ_{l+1} W_{l+1}) ⊙ f'(z_l)``, ``∇_x U = δ_1 W_1``. Builds no autograd graph
-        (used by samplers, which need no parameter gradients).
+        ``δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(z_l)``, ``∇_x U = δ_1 W_1``. Without ``need_energy`` the
+        last activation and the output layer are skipped (the gradient does not need them).
         """
-        with torch.no_grad():
-            h = x
-            derivs = []
-            for layer in self.layers:
-                h, dh = activate_with_derivative(
-                    self.activation, torch.addmm(layer.bias, h, layer.weight.T)
-                )
-                derivs.append(dh)
-            u = torch.addmm(self.out.bias, h, self.out.weight.T).squeeze(-1)
-            delta = derivs[-1].mul_(self.out.weight)  # (B, h_L)
-            for layer, dh in zip(reversed(self.layers[1:]), reversed(derivs[:-1])):
-                delta = torch.mm(delta, layer.weight).mul_(dh)
-            g = torch.mm(delta, self.layers[0].weight)
-            if self.base is not None:
+        act = self.activation
+        n = len(self.layers)
+        zs, hs = [], []
+        h = x
+        for i, layer in enumerate(self.layers):
+            z = torch.addmm(layer.bias, h, layer.weight.T)
+            zs.append(z)
+            if i < n - 1 or need_energy or act in _NEEDS_OUTPUT:
+                h = activate(act, z)
+                hs.append(h)
+            else:
+                hs.append(None)
+        u = torch.addmm(self.out.bias, h, self.out.weight.T).squeeze(-1) if need_energy else None
+        delta = self.out.weight.expand(x.shape[0], -1)  # ∂U/∂h_L, (B, h_L)
+        for i in range(n - 1, -1, -1):
+            delta = activation_backward(act, delta, zs[i], hs[i])
+            delta = torch.mm(delta, self.layers[i].weight)
+        if self.base is not None:
+            delta = delta + self.base.grad(x)
+            if need_energy:
                 u = u + self.base.energy(x)
-                g = g + self.base.grad(x)
-        return u, g
+        return u, delta
+
+    def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(U(x), ∇_x U(x))``, shapes ``(B,)`` and ``(B, d)``, by a hand-written backward pass
+        (fused activation-backward kernels, no autograd graph; used by samplers)."""
+        with torch.no_grad():
+            return self._backprop(x, True)
+
+    def grad_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``∇_x U(x)``, shape ``(B, d)``, without computing ``U`` (cheapest; used by ULA)."""
+        with torch.no_grad():
+            return self._backprop(x, False)[1]
 
 
 # ------------------------------------------------------------------------ conv energy
@@ -415,6 +428,11 @@ class QuadraticEnergy(EnergyModel):
         """``U(x) = ½(x−μ)ᵀP(x−μ)``, ``(B, d) -> (B,)``."""
         z = x - self.mean
         return 0.5 * ((z @ self.precision) * z).sum(-1)
+
+    def grad_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``∇U(x) = P(x − μ)``, shape ``(B, d)``, no autograd graph."""
+        with torch.no_grad():
+            return (x - self.mean) @ self.precision
 
     def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(U(x), P(x − μ))``, no autograd graph."""

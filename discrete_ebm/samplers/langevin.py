@@ -10,9 +10,10 @@ probability ``min(1, exp(−β[U(x') − U(x)]) q(x | x') / q(x' | x))`` where
 acceptance rate is reported in the diagnostics. Clamped coordinates stay at their ``x0``
 value (they take no drift and no noise, so the proposal density is over the free ones).
 
-Gradients come from ``model.energy_and_grad(x)`` when the model provides one (e.g. the
-hand-written backward pass of ``MLPEnergy``), otherwise from ``torch.autograd.grad`` of
-``model.energy(x).sum()``: any ``EnergyModel`` defining only ``energy`` works.
+Gradients come from ``model.grad_energy(x)`` / ``model.energy_and_grad(x)`` when the model
+provides them (e.g. the hand-written backward pass of ``MLPEnergy``), otherwise from
+``torch.autograd.grad`` of ``model.energy(x).sum()``: any ``EnergyModel`` defining only
+``energy`` works.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def energy_and_grad(model: EnergyModel, x: torch.Tensor) -> tuple[torch.Tensor, 
         u = model.energy(xr)
         (g,) = torch.autograd.grad(u.sum(), xr)
     return u.detach(), g
+
+
+def grad_energy(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
+    """``∇_x U(x)``, shape ``(B, d)``: ``model.grad_energy`` if it exists, else as in
+    ``energy_and_grad``."""
+    fast = getattr(model, "grad_energy", None)
+    if fast is not None:
+        return fast(x)
+    return energy_and_grad(model, x)[1]
 
 
 def _positive_float(value, name: str, *, allow_zero: bool = False) -> float:
@@ -117,12 +127,15 @@ class LangevinSampler(Sampler):
             )
         return self.step_schedule[t]
 
+    def _clip(self, g: torch.Tensor) -> torch.Tensor:
+        if self.grad_clip is None:
+            return g
+        norm = g.norm(dim=1, keepdim=True)
+        return g * torch.clamp(self.grad_clip / (norm + 1e-12), max=1.0)
+
     def _grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u, g = energy_and_grad(self.model, x)
-        if self.grad_clip is not None:
-            norm = g.norm(dim=1, keepdim=True)
-            g = g * torch.clamp(self.grad_clip / (norm + 1e-12), max=1.0)
-        return u, g
+        return u, self._clip(g)
 
     def sample(self, *args, **kwargs):
         """See ``Sampler.sample``; the step schedule restarts at ``t = 0`` on every call."""
@@ -140,7 +153,7 @@ class LangevinSampler(Sampler):
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         if self.metropolis:
             return self._mala_step(x, eta, beta, noise, clamp, generator)
-        _, g = self._grad(x)
+        g = self._clip(grad_energy(self.model, x))
         x = x.add(g, alpha=-eta * beta).add_(noise, alpha=self.noise_scale * math.sqrt(2.0 * eta))
         if clamp is not None:
             x = torch.where(clamp, x0, x)
