@@ -67,7 +67,8 @@ class GWGSampler(Sampler):
         for _ in range(self.n_proposals):
             logq = self._log_proposal(x, g, clamp)
             u = torch.rand(logq.shape, generator=generator, device=x.device, dtype=x.dtype)
-            gumbel = -torch.log(-torch.log(u.clamp_min(1e-30)).clamp_min(1e-30))
+            neg_log_u = (-torch.log(u.clamp_min(1e-30))).clamp_min(1e-30)
+            gumbel = -torch.log(neg_log_u)  # Gumbel(0, 1): argmax(logq + gumbel) ~ q
             i = torch.argmax(logq + gumbel, dim=1)
             x_new = x.clone()
             x_new[rows, i] = 1 - x_new[rows, i]

@@ -1,0 +1,81 @@
+"""Generate Ego-small graphs with a GNN energy trained by Bernoulli energy discrepancy.
+
+    python examples/generate_ego_graphs.py [--steps 1000] [--out runs/ego_example]
+
+Trains a GIN energy on the 160 training graphs (no MCMC during training), generates 40
+graphs by Gibbs-with-gradients on edges (node counts drawn from the training set, isolated
+nodes removed), prints the MMD² against the 40 test graphs and writes a JSON and a PNG.
+The same run is ``discrete-ebm ego``; this script shows the API step by step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from discrete_ebm.plotting.graphs import plot_graph_grid
+from discrete_ebm.training import fit
+from graphs.convert import graphs_to_states
+from graphs.datasets import ego_small
+from graphs.energy import GraphEnergy
+from graphs.metrics import graph_mmds
+from graphs.objectives import GraphBernoulliED
+from graphs.sampling import sample_graphs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1000, help="training steps")
+    p.add_argument("--sample-steps", type=int, default=1000, help="GWG proposals per chain")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/ego_example")
+    args = p.parse_args()
+
+    split = ego_small()  # test = first 40 graphs, train = the other 160
+    N = split.max_nodes  # 17
+    x = graphs_to_states(split.train, N)  # (160, N(N-1)/2 + N): edge bits, then node mask
+
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    model = GraphEnergy(N, hidden=32, n_layers=3)
+    objective = GraphBernoulliED(N, epsilon=0.1, n_negatives=32)
+    t0 = time.perf_counter()
+    fit(model, objective, x, steps=args.steps, batch_size=32, lr=2e-3, generator=gen)
+    train_seconds = time.perf_counter() - t0
+
+    counts = [g.number_of_nodes() for g in split.train]
+    node_counts = [counts[i] for i in torch.randint(0, 160, (40,), generator=gen).tolist()]
+    t0 = time.perf_counter()
+    generated = sample_graphs(
+        model,
+        node_counts,
+        method="gwg",
+        n_steps=args.sample_steps,
+        n_updates=1,
+        edge_density=0.3,
+        generator=gen,
+    )
+    sample_seconds = time.perf_counter() - t0
+
+    mmd = graph_mmds(split.test, generated)
+    print({k: round(v, 4) for k, v in mmd.items()})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "mmd_vs_test": mmd,
+        "train_seconds": train_seconds,
+        "sample_seconds": sample_seconds,
+        "generated_edges_mean": float(np.mean([g.number_of_edges() for g in generated])),
+    }
+    (out / "ego_example.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_graph_grid(split.train, generated, out / "ego_example.png")
+    print(f"wrote {out / 'ego_example.json'} and {out / 'ego_example.png'}")
+
+
+if __name__ == "__main__":
+    main()
