@@ -9,10 +9,14 @@
 - ``fit_rbm``: an RBM trained by persistent contrastive divergence (``RBM.pcd_step``) with
   Adam; it is tied to the image size it was trained on.
 - ``save_prior`` / ``load_prior``: a prior as a small ``.npz`` (``kind``, shape, parameters).
+- ``pretrained_prior``: the priors a user gets by default, fitted once on the 50,000 MNIST
+  training digits (threshold 128) with settings chosen on the validation digits
+  (``python -m discrete_ebm.denoise.pretrain`` rebuilds them), shipped in ``pretrained/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._validation import check_positive_int
+from ..data.paths import data_dir
 from ..devices import resolve_device
 from ..models.base import EnergyModel
 from ..models.offset_ising import OffsetIsing
@@ -168,10 +173,13 @@ def fit_rbm(
     return rbm
 
 
-def save_prior(model: EnergyModel, path: str | os.PathLike, *, half: bool = False) -> Path:
+def save_prior(
+    model: EnergyModel, path: str | os.PathLike, *, half: bool = False, meta: dict | None = None
+) -> Path:
     """Write ``model`` (``OffsetIsing`` or ``RBM``) to a compressed ``.npz``.
 
     ``half`` stores an RBM's weights as float16 (half the size; ~1e-3 relative rounding).
+    ``meta`` (a JSON-serialisable dict: how it was trained) is stored alongside.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +203,7 @@ def save_prior(model: EnergyModel, path: str | os.PathLike, *, half: bool = Fals
         }
     else:
         raise TypeError(f"model must be an OffsetIsing or RBM, got {type(model).__name__}")
+    arrays["meta"] = np.array(json.dumps(meta or {}))
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
@@ -229,3 +238,42 @@ def load_prior(path: str | os.PathLike, *, shape: tuple[int, int] | None = None)
             rbm.image_shape = stored
             return rbm
     raise ValueError(f"{path}: unknown prior kind {kind!r}")
+
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_FILES = {"ising": "ising_mnist.npz", "rbm": "rbm_mnist.npz"}
+
+
+def prior_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` dict stored with a prior file (empty if none)."""
+    with np.load(path) as f:
+        return json.loads(str(f["meta"])) if "meta" in f.files else {}
+
+
+def pretrained_prior(
+    kind: str = "ising",
+    shape: tuple[int, int] = (28, 28),
+    *,
+    root: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> EnergyModel:
+    """A default prior trained on MNIST digits.
+
+    ``"lattice"``: the hand-set nearest-neighbour prior (``lattice_prior``) on ``shape``.
+    ``"ising"``: the shipped learned offset Ising prior, placed on any ``shape``.
+    ``"rbm"``: the shipped RBM (28×28 only). If a shipped file is missing, the prior is trained
+    once with the same settings (``discrete_ebm.denoise.pretrain``) on the MNIST data under
+    ``root`` and cached in ``data_dir(root)/denoise_priors/``.
+    """
+    if kind == "lattice":
+        return lattice_prior(shape)
+    if kind not in PRETRAINED_FILES:
+        raise ValueError(f"kind must be 'lattice', 'ising' or 'rbm', got {kind!r}")
+    name = PRETRAINED_FILES[kind]
+    for path in (PRETRAINED_DIR / name, data_dir(root) / "denoise_priors" / name):
+        if path.is_file():
+            return load_prior(path, shape=shape)
+    from .pretrain import build_prior
+
+    path = build_prior(kind, data_dir(root) / "denoise_priors" / name, root=root, progress=progress)
+    return load_prior(path, shape=shape)

@@ -1,0 +1,111 @@
+"""Priors: PL recovers known offset couplings, RBM training fits data, files round-trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from discrete_ebm.denoise.priors import (
+    HAND_BIAS,
+    HAND_COUPLING,
+    fit_offset_ising,
+    fit_rbm,
+    lattice_prior,
+    load_prior,
+    pretrained_prior,
+    prior_meta,
+    save_prior,
+)
+from discrete_ebm.evaluation import exact
+from discrete_ebm.models.offset_ising import OffsetIsing
+from discrete_ebm.models.rbm import RBM
+from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: a second intra-op thread only adds synchronisation."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_pseudo_likelihood_recovers_offset_couplings():
+    true = OffsetIsing((13, 11), 1.5, [0.3, 0.2, 0.1, -0.05], -0.1)
+    g = torch.Generator().manual_seed(0)
+    x = BlockGibbsSampler(true).sample(1500, 150, generator=g)
+    model = fit_offset_ising(
+        x, shape=(13, 11), radius=1.5, epochs=40, batch_size=500, lr=0.03, generator=g
+    )
+    # N·d = 214,500 site conditionals; the PL standard error of each shared coupling is about
+    # 1/sqrt(N·d·I) with Fisher information I ≥ 0.1 per site, i.e. ≤ 0.007; allow 5 of them
+    # (plus the bias of the finite Gibbs run and of 120 Adam steps): 0.04
+    err = (model.couplings.detach() - true.couplings.detach()).abs().max().item()
+    assert err < 0.04, model.couplings
+    assert abs(model.bias.item() - true.bias.item()) < 0.04
+
+
+def test_rbm_training_fits_data_better_than_independent_pixels():
+    # data: three 3×3 patterns, each pixel flipped with probability 0.05
+    g = torch.Generator().manual_seed(1)
+    patterns = torch.tensor(
+        [[1, 1, 1, 0, 0, 0, 1, 1, 1], [1, 0, 1, 1, 0, 1, 1, 0, 1], [0, 1, 0, 1, 1, 1, 0, 1, 0]],
+        dtype=torch.float32,
+    )
+    clean = patterns[torch.randint(0, 3, (3000,), generator=g)]
+    flips = (torch.rand(clean.shape, generator=g) < 0.05).float()
+    data = (clean + flips) % 2
+    rbm = fit_rbm(
+        data, shape=(3, 3), n_hidden=6, epochs=30, batch_size=50, lr=0.01, k=5, generator=g
+    )
+    emp = torch.bincount(exact.state_index(data), minlength=512).double() / data.shape[0]
+    p_rbm = exact.probabilities(rbm)
+    m = data.double().mean(0)
+    states = exact.all_states(9)
+    p_ind = (states * m + (1 - states) * (1 - m)).prod(1)
+    nz = emp > 0
+    kl = lambda q: (emp[nz] * (emp[nz] / q[nz]).log()).sum().item()  # noqa: E731
+    # independent pixels cannot represent the three patterns: KL ≈ 2 nats here; a trained RBM
+    # with 6 hidden units (PCD-5) gets below a quarter of that
+    assert kl(p_rbm) < 0.25 * kl(p_ind), (kl(p_rbm), kl(p_ind))
+    assert rbm.image_shape == (3, 3)
+
+
+def test_save_load_round_trip(tmp_path):
+    m = OffsetIsing((5, 7), 2.0, torch.linspace(-0.3, 0.5, 6), 0.2)
+    path = save_prior(m, tmp_path / "ising.npz", meta={"note": "x"})
+    back = load_prior(path)
+    assert torch.equal(back.couplings, m.couplings) and back.bias.item() == pytest.approx(0.2)
+    assert prior_meta(path) == {"note": "x"}
+    other = load_prior(path, shape=(9, 4))
+    assert other.image_shape == (9, 4) and torch.equal(other.couplings, m.couplings)
+    g = torch.Generator().manual_seed(2)
+    rbm = RBM(12, 5, weight_std=0.5, generator=g)
+    rbm.image_shape = (3, 4)
+    back = load_prior(save_prior(rbm, tmp_path / "rbm.npz", half=True))
+    # float16 keeps 11 significant bits: relative rounding ≤ 2^-11
+    torch.testing.assert_close(back.W, rbm.W.detach(), rtol=2**-11, atol=1e-7)
+    with pytest.raises(ValueError, match=r"for \(3, 4\) images"):
+        load_prior(tmp_path / "rbm.npz", shape=(4, 3))
+    with pytest.raises(FileNotFoundError):
+        load_prior(tmp_path / "missing.npz")
+
+
+def test_lattice_and_pretrained_priors():
+    lat = lattice_prior((6, 9))
+    assert lat.offsets == [(0, 1), (1, 0)]
+    assert lat.couplings.tolist() == pytest.approx([HAND_COUPLING] * 2)
+    assert lat.bias.item() == pytest.approx(HAND_BIAS)
+    ising = pretrained_prior("ising", (17, 23))
+    assert isinstance(ising, OffsetIsing) and ising.image_shape == (17, 23)
+    assert ising.radius >= 2 and ising.couplings[0] > 0  # nearest neighbours attract
+    with pytest.raises(ValueError, match="kind must be"):
+        pretrained_prior("glass")
+    with pytest.raises(ValueError, match="need shape"):
+        fit_offset_ising(torch.zeros(4, 10))
+    with pytest.raises(ValueError, match="method must be"):
+        fit_offset_ising(torch.zeros(4, 3, 3), method="cd")
+    with pytest.raises(ValueError, match="binary"):
+        fit_rbm(np.full((4, 3, 3), 0.5))
