@@ -140,14 +140,16 @@ class GaussianBase(nn.Module):
 
     @classmethod
     def from_data(cls, x: torch.Tensor, *, jitter: float = 1e-4) -> GaussianBase:
-        """Fit mean and covariance (plus ``jitter·I``) to data ``x`` of shape ``(n, d)``."""
+        """Fit mean and covariance (plus ``jitter·I``) to data ``x`` of shape ``(n, d)``; the
+        buffers keep ``x``'s floating dtype."""
         x = as_tensor(x, name="x")
         if x.dim() != 2 or x.shape[0] < 2:
             raise ValueError(f"x must have shape (n, d) with n >= 2, got {tuple(x.shape)}")
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
         x = x.double()
         cov = torch.cov(x.T).reshape(x.shape[1], x.shape[1])
         cov = cov + jitter * torch.eye(x.shape[1], dtype=x.dtype)
-        return cls(x.mean(0).float(), cov.float())
+        return cls(x.mean(0).to(dtype), cov.to(dtype))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``U_b(x)``, shape ``(B,)``."""
