@@ -23,7 +23,7 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def _model(shape=(5, 7), radius=2.0, seed=0, field_rows=None, dtype=torch.float64):
+def _model(shape=(5, 7), radius=2.0, seed=0, field_rows=None, dtype=torch.float64, boundary=0.0):
     g = torch.Generator().manual_seed(seed)
     n = len(half_offsets(radius))
     d = shape[0] * shape[1]
@@ -31,7 +31,7 @@ def _model(shape=(5, 7), radius=2.0, seed=0, field_rows=None, dtype=torch.float6
     if field_rows is not None:
         field = 0.5 * torch.randn(field_rows, d, generator=g, dtype=dtype)
     J = 0.4 * torch.randn(n, generator=g, dtype=dtype)
-    return OffsetIsing(shape, radius, J, 0.3, field, dtype=dtype)
+    return OffsetIsing(shape, radius, J, 0.3, field, boundary=boundary, dtype=dtype)
 
 
 def test_offset_counts():
@@ -51,9 +51,9 @@ def test_colouring_is_proper(radius):
         assert m.n_colors == 2  # the checkerboard
 
 
-@pytest.mark.parametrize("radius", [1, 1.5, 3])
-def test_energy_and_fields_equal_explicit_ising(radius):
-    m = _model((5, 7), radius, field_rows=1)
+@pytest.mark.parametrize("radius,boundary", [(1, 0.0), (1.5, -1.0), (3, 0.5)])
+def test_energy_and_fields_equal_explicit_ising(radius, boundary):
+    m = _model((5, 7), radius, field_rows=1, boundary=boundary)
     ising = m.to_ising()
     x = (torch.rand(11, 35, generator=torch.Generator().manual_seed(1)) < 0.5).double()
     torch.testing.assert_close(m.energy(x), ising.energy(x), rtol=1e-12, atol=1e-12)
@@ -65,6 +65,15 @@ def test_energy_and_fields_equal_explicit_ising(radius):
     # the kernel is symmetric with a zero centre
     K = m.kernel
     assert torch.equal(K, K.flip(0, 1)) and K[m.R, m.R] == 0
+    # a boundary spin b acts as b times the couplings to the missing neighbours
+    H, W = m.image_shape
+    for r, c in ((0, 0), (2, 3), (4, 6)):
+        want = 0.0
+        for (dr, dc), J in zip(m.offsets, m.couplings.tolist()):
+            for sr, sc in ((dr, dc), (-dr, -dc)):
+                if not (0 <= r + sr < H and 0 <= c + sc < W):
+                    want += boundary * J
+        assert m.boundary_field()[r * W + c].item() == pytest.approx(want, abs=1e-12)
 
 
 def test_per_chain_fields_and_translation_invariance():

@@ -202,7 +202,12 @@ def run(args) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    noisy_error = None if clean is None else float((noisy != clean).double().mean())
+    if clean is None:
+        noisy_error = None
+    elif observed is None:
+        noisy_error = float((noisy != clean).double().mean())
+    else:  # wrong observed pixels; missing ones are unknown, not wrong
+        noisy_error = float((noisy != clean)[observed].double().mean())
     summary = {
         "noisy_error": noisy_error,
         "methods": results,
@@ -214,6 +219,7 @@ def run(args) -> int:
             "noise_used": p_used,
             "noise_estimated": p is None,
             "missing": args.missing,
+            "noisy_error_over": "all pixels" if observed is None else "observed pixels",
             "priors": list(priors),
             "methods": methods,
             "sweeps": args.sweeps,
@@ -230,7 +236,8 @@ def run(args) -> int:
     np.savez_compressed(
         out_dir / "denoised.npz", noisy=noisy.numpy().astype(np.uint8), **extra, **arrays
     )
-    cols = ({"clean": clean.numpy()} if clean is not None else {}) | {"noisy": noisy.numpy()}
+    shown = noisy if observed is None else torch.where(observed, noisy, torch.full_like(noisy, 0.5))
+    cols = ({"clean": clean.numpy()} if clean is not None else {}) | {"noisy": shown.numpy()}
     cols |= {k: v for k, v in arrays.items()}
     errors = {k: v["error"] for k, v in results.items()} | {"noisy": noisy_error}
     denoise_grid(
@@ -238,7 +245,8 @@ def run(args) -> int:
         out_dir / "denoise.png",
         errors=errors,
         n_rows=args.rows,
-        title=f"flip rate {summary['settings']['noise']}" if clean is not None else None,
+        title=(f"flip rate {summary['settings']['noise']}" if clean is not None else "")
+        + ("" if observed is None else f", {args.missing:.0%} missing (grey)"),
     )
     say(args, f"wrote {out_dir / 'denoise.png'}, denoise.json, denoised.npz")
     return 0

@@ -73,6 +73,7 @@ def fit_offset_ising(
     *,
     radius: float = 3.0,
     method: str = "pl",
+    boundary: float = 0.0,
     shape: tuple[int, int] | None = None,
     epochs: int = 2,
     batch_size: int = 250,
@@ -88,6 +89,8 @@ def fit_offset_ising(
     Args:
         images: ``(N, H, W)`` (or ``(N, d)`` with ``shape``) in {0, 1}.
         radius: neighbourhood radius of the shared couplings.
+        boundary: spin value outside the image (0 free, −1 black background; see
+            ``OffsetIsing``).
         method: ``"pl"`` (pseudo-likelihood, ``PseudoLikelihood()``) or ``"ed"``
             (``BernoulliED(epsilon, n_negatives)``).
         epochs, batch_size, lr: Adam training through ``discrete_ebm.training.fit``.
@@ -97,7 +100,7 @@ def fit_offset_ising(
         raise ValueError(f"method must be 'pl' or 'ed', got {method!r}")
     rows, shape = _image_rows(images, shape)
     device = resolve_device(device)
-    model = OffsetIsing(shape, radius).to(device)
+    model = OffsetIsing(shape, radius, boundary=boundary).to(device)
     with torch.no_grad():  # start from the independent model matching the pixel mean
         m = rows.mean().clamp(1e-3, 1 - 1e-3)
         model.bias.fill_(0.5 * float(torch.log(m / (1 - m))))
@@ -190,6 +193,7 @@ def save_prior(
             "radius": np.array(model.radius),
             "couplings": model.couplings.detach().cpu().double().numpy(),
             "bias": np.array(float(model.bias.detach())),
+            "boundary": np.array(model.boundary),
         }
     elif isinstance(model, RBM):
         dt = np.float16 if half else np.float32

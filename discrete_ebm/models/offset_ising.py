@@ -73,6 +73,9 @@ class OffsetIsing(EnergyModel):
             or one float for all offsets.
         bias: scalar field ``h``.
         field: optional external field ``(d,)`` or ``(B, d)`` (a buffer, not trained).
+        boundary: spin value ``b`` of the pixels outside the image: ``0`` a free boundary,
+            ``−1`` a black (``+1`` white) background. Pixel ``i`` then feels the boundary
+            field ``g_i = b Σ_{o: i+o outside} J_o``, added to ``h + f``.
         dtype: parameter dtype.
 
     Parameters ``couplings (n_offsets,)`` and ``bias ()``; the offsets are ``self.offsets``.
@@ -86,11 +89,16 @@ class OffsetIsing(EnergyModel):
         bias: float = 0.0,
         field=None,
         *,
+        boundary: float = 0.0,
         dtype: torch.dtype = torch.float32,
     ):
         H, W = _check_shape(shape)
         super().__init__(H * W, binary=True)
         self.image_shape = (H, W)
+        boundary = float(boundary)
+        if not -1.0 <= boundary <= 1.0:
+            raise ValueError(f"boundary must be a spin value in [-1, 1], got {boundary}")
+        self.boundary = boundary
         self.radius = float(radius)
         self.offsets = half_offsets(radius)
         R = int(math.floor(radius))
@@ -152,6 +160,7 @@ class OffsetIsing(EnergyModel):
             self.couplings.detach().clone(),
             float(self.bias.detach()),
             field,
+            boundary=self.boundary,
             dtype=self.couplings.dtype,
         ).to(self.couplings.device)
 
@@ -172,6 +181,7 @@ class OffsetIsing(EnergyModel):
                         edges.append((r * W + c, r2 * W + c2))
                         weights.append(Jv[k])
         h = torch.full((self.dim,), float(self.bias.detach()), dtype=torch.float64)
+        h = h + self.boundary_field().detach().cpu().double()
         if self.field is not None:
             h = h + self.field[field_row].detach().cpu().double()
         edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -218,14 +228,22 @@ class OffsetIsing(EnergyModel):
             )
         return f
 
-    def _coupling_fields(self, s: torch.Tensor) -> torch.Tensor:
+    def boundary_field(self) -> torch.Tensor:
+        """``g_i = b Σ_{o: i+o outside} J_o``, shape ``(d,)`` (zeros for a free boundary)."""
+        if self.boundary == 0:
+            return self.couplings.new_zeros(self.dim)
+        inside = self.couplings.new_ones(1, self.dim)
+        padded = self._coupling_fields(inside, pad_value=1.0)
+        return self.boundary * (padded - self._coupling_fields(inside))[0]
+
+    def _coupling_fields(self, s: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
         """``K ⋆ s`` for spins ``s`` ``(B, d)``; shape ``(B, d)`` (zero padding = free boundary).
 
         Computed as ``Σ_o J_o (s shifted by +o  +  s shifted by −o)`` on the zero-padded image:
         one slice-and-add per offset, much faster on CPU than a one-channel ``conv2d``."""
         H, W = self.image_shape
         R = self.R
-        sp = F.pad(s.view(-1, H, W), (R, R, R, R))
+        sp = F.pad(s.view(-1, H, W), (R, R, R, R), value=pad_value)
         J = self.couplings.to(s.dtype)
         out = None
         for k, (dr, dc) in enumerate(self.offsets):
@@ -238,6 +256,8 @@ class OffsetIsing(EnergyModel):
 
     def _fields_of_spins(self, s: torch.Tensor) -> torch.Tensor:
         phi = self._coupling_fields(s) + self.bias.to(s.dtype)
+        if self.boundary != 0:
+            phi = phi + self.boundary_field().to(s.dtype)
         f = self._field_for(s.shape[0])
         return phi if f is None else phi + f.to(s.dtype)
 
@@ -251,6 +271,8 @@ class OffsetIsing(EnergyModel):
         x = self.check_input(x)
         s = 2 * x - 1
         u = -0.5 * (s * self._coupling_fields(s)).sum(1) - self.bias.to(s.dtype) * s.sum(1)
+        if self.boundary != 0:
+            u = u - s @ self.boundary_field().to(s.dtype)
         f = self._field_for(s.shape[0])
         if f is not None:
             u = u - (s * f.to(s.dtype)).sum(1)
