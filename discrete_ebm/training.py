@@ -160,6 +160,25 @@ def _progress_enabled(progress: bool) -> bool:
     return bool(progress) and sys.stderr.isatty()
 
 
+def linear_lr_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int, final_fraction: float = 0.01
+) -> Callable:
+    """A ``fit`` callback setting each group's learning rate after step ``t`` to
+    ``lr₀ · max(final_fraction, 1 − t / total_steps)`` (``lr₀`` read now, at creation).
+
+    It depends on the step only, so a resumed run gets the same rates."""
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be > 0, got {total_steps}")
+    base = [group["lr"] for group in optimizer.param_groups]
+
+    def callback(step: int, model, history) -> None:
+        factor = max(final_fraction, 1.0 - step / total_steps)
+        for group, lr0 in zip(optimizer.param_groups, base):
+            group["lr"] = lr0 * factor
+
+    return callback
+
+
 # --------------------------------------------------------------------------- fit
 def fit(
     model: nn.Module,
