@@ -3,9 +3,10 @@
     python examples/generate_ego_graphs.py [--steps 1000] [--out runs/ego_example]
 
 Trains a GIN energy on the 160 training graphs (no MCMC during training), generates 40
-graphs by Gibbs-with-gradients on edges (node counts drawn from the training set, isolated
-nodes removed), prints the MMD² against the 40 test graphs and writes a JSON and a PNG.
-The same run is ``discrete-ebm ego``; this script shows the API step by step.
+graphs by heat-bath Gibbs over edge flips (node counts drawn from the training set,
+isolated nodes removed; ``method="gwg"`` uses Gibbs-with-gradients instead), prints the
+MMD² against the 40 test graphs and writes a JSON and a PNG. The same run is
+``discrete-ebm ego``; this script shows the API step by step.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from graphs.sampling import sample_graphs
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000, help="training steps")
-    p.add_argument("--sample-steps", type=int, default=1000, help="GWG proposals per chain")
+    p.add_argument("--sample-steps", type=int, default=1000, help="single-edge updates per chain")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/ego_example")
     args = p.parse_args()
@@ -54,7 +55,7 @@ def main() -> None:
     generated = sample_graphs(
         model,
         node_counts,
-        method="gwg",
+        method="gibbs",
         n_steps=args.sample_steps,
         n_updates=1,
         edge_density=0.3,

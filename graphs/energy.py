@@ -5,14 +5,17 @@
 For a batch it builds the dense adjacency ``A`` (B, N, N) and node mask ``m`` (B, N) and
 computes
 
-    h⁰_v = E_deg · φ(deg_v) + w_tri · t_v / N + e            (node features, v with m_v = 1)
+    h⁰_v = E_deg φ(deg_v) + E_miss φ(n − 1 − deg_v) + E_clu ψ(c_v) + w_tri t_v / N + e
     hˡ_v = GIN_l(hˡ⁻¹)_v = MLP_l((1 + ε_l) hˡ⁻¹_v + Σ_u A_vu hˡ⁻¹_u)   l = 1..L
     r    = [ Σ_v m_v hˡ_v / N , Σ_v m_v hˡ_v / n ]_{l=0..L} ⊕ [n / N, |E| / N]
     U(x) = MLP_head(r)                                          (B,)
 
-with ``φ(d)_k = exp(−(d − k)² / (2·0.5²))``, k = 0..N−1, a soft one-hot of the degree (so
-``E_deg φ`` is a learned degree embedding that stays differentiable in ``A``), ``t_v`` the
-number of triangles at ``v``, ``e`` a learned embedding shared by all existing nodes, and
+for existing nodes ``v`` (``m_v = 1``), with ``φ(d)_k = exp(−(d − k)² / (2·0.5²))``,
+k = 0..N−1, a soft one-hot of the degree (so ``E_deg φ`` is a learned degree embedding that
+stays differentiable in ``A``) and of the missing degree ``n − 1 − deg_v`` (an ego centre
+has 0), ``ψ`` a soft one-hot (11 bumps of width 0.05 on [0, 1]) of the local clustering
+coefficient ``c_v = t_v / C(deg_v, 2)``, ``t_v`` the number of triangles at ``v``, ``e`` a
+learned embedding shared by all existing nodes, and
 ``GIN_l`` torch-geometric's ``DenseGINConv``. Every term is a sum or mean over nodes of
 functions equivariant under relabelling, so ``U`` is invariant to node permutations
 (applied to both ``A`` and ``m``). Edges at masked-out nodes are ignored. ``B·M`` graphs
@@ -31,6 +34,9 @@ from discrete_ebm.models.base import EnergyModel
 from .convert import fixed_mask, state_dim, states_to_dense
 
 __all__ = ["GraphEnergy"]
+
+#: centres of the soft one-hot of the local clustering coefficient.
+CLUSTERING_BINS = tuple(k / 10 for k in range(11))
 
 
 def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
@@ -69,6 +75,8 @@ class GraphEnergy(EnergyModel):
         self.hidden = hidden
         self.degree_width = float(degree_width)
         self.degree_embedding = nn.Linear(N, hidden, bias=False)
+        self.missing_degree_embedding = nn.Linear(N, hidden, bias=False)
+        self.clustering_embedding = nn.Linear(len(CLUSTERING_BINS), hidden, bias=False)
         self.triangle_weight = nn.Linear(1, hidden, bias=False)
         self.node_embedding = nn.Parameter(torch.zeros(hidden))
         self.convs = nn.ModuleList(
@@ -76,12 +84,18 @@ class GraphEnergy(EnergyModel):
         )
         self.head = _mlp(2 * hidden * (n_layers + 1) + 2, hidden, 1)
         self.register_buffer("degree_bins", torch.arange(N, dtype=torch.get_default_dtype()))
+        self.register_buffer("clustering_bins", torch.tensor(CLUSTERING_BINS))
         self.to(device=device, dtype=dtype)
 
     def fixed_mask(self, x: torch.Tensor) -> torch.Tensor:
         """Coordinates no sampler or perturbation may change: the node-mask bits and the edge
         slots at missing nodes, ``(B, d)`` bool."""
         return fixed_mask(x, self.max_nodes)
+
+    @staticmethod
+    def _bumps(v: torch.Tensor, centres: torch.Tensor, width: float) -> torch.Tensor:
+        """Soft one-hot ``exp(−(v − c_k)² / (2 width²))``: ``(B, N) -> (B, N, K)``."""
+        return torch.exp(-((v.unsqueeze(-1) - centres) ** 2) / (2 * width**2))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """U(x) for state rows ``(B, N(N−1)/2 + N)``; returns ``(B,)``."""
@@ -101,10 +115,19 @@ class GraphEnergy(EnergyModel):
         m = node_mask.to(adj.dtype)
         deg = adj.sum(-1)  # (B, N)
         tri = ((adj @ adj) * adj).sum(-1) / 2  # triangles at each node
-        phi = torch.exp(-((deg.unsqueeze(-1) - self.degree_bins) ** 2) / (2 * self.degree_width**2))
-        h = self.degree_embedding(phi) + self.triangle_weight(tri.unsqueeze(-1) / N)
-        h = (h + self.node_embedding) * m.unsqueeze(-1)
         n = m.sum(-1, keepdim=True).clamp_min(1.0)
+        # local clustering coefficient t_v / C(deg_v, 2) (0 where deg_v < 2)
+        pairs = (deg * (deg - 1) / 2).clamp_min(1.0)
+        clust = tri / pairs
+        h = (
+            self.degree_embedding(self._bumps(deg, self.degree_bins, self.degree_width))
+            + self.missing_degree_embedding(
+                self._bumps(n - 1 - deg, self.degree_bins, self.degree_width)
+            )
+            + self.clustering_embedding(self._bumps(clust, self.clustering_bins, 0.05))
+            + self.triangle_weight(tri.unsqueeze(-1) / N)
+        )
+        h = (h + self.node_embedding) * m.unsqueeze(-1)
         feats = []
         for layer in range(len(self.convs) + 1):
             if layer:

@@ -37,10 +37,11 @@ class EgoConfig:
     """Settings of one Ego-small run (defaults: a few minutes on 2 CPU cores).
 
     objective: ``"ed-bern"`` (Bernoulli ED, flip prob. ``epsilon``), ``"ed-grid"`` (one-flip
-    ED) or ``"cd"`` (persistent contrastive divergence with the edge sampler, ``cd_updates``
-    GWG proposals per training step). ``sampler``/``sample_steps``: the generating chain
-    (``"gwg"`` proposals or ``"gibbs"`` single-edge updates), started from graphs whose free
-    edges are present with probability ``init_density``; the inverse temperature ramps
+    ED) or ``"cd"`` (persistent contrastive divergence, chains started at the data, with the
+    edge sampler ``sampler`` making ``cd_updates`` single-edge updates/proposals per training
+    step). ``sampler``/``sample_steps``: the generating chain (``"gibbs"`` single-edge
+    heat-bath updates or ``"gwg"`` Gibbs-with-gradients proposals), started from graphs whose
+    free edges are present with probability ``init_density``; the inverse temperature ramps
     linearly from 1 to ``beta_end``.
     """
 
@@ -54,7 +55,7 @@ class EgoConfig:
     lr: float = 2e-3
     hidden: int = 32
     n_layers: int = 3
-    sampler: str = "gwg"
+    sampler: str = "gibbs"
     sample_steps: int = 1000
     init_density: float = 0.3
     beta_end: float = 1.0
@@ -99,7 +100,7 @@ def make_objective(config: EgoConfig, model: GraphEnergy, node_counts: list[int]
     if config.objective == "ed-grid":
         return GraphGridED(N, config.n_negatives, config.w)
     if config.objective == "cd":
-        sampler = EdgeSampler(model, "gwg", config.cd_updates, node_counts=node_counts)
+        sampler = EdgeSampler(model, config.sampler, config.cd_updates, node_counts=node_counts)
         return ContrastiveDivergence(sampler, k=1, persistent=True, init="data")
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}")
 

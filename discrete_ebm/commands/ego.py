@@ -1,9 +1,10 @@
 """``discrete-ebm ego``: generate Ego-small graphs with a GNN energy-based model.
 
 Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
-discrepancy, or persistent contrastive divergence with a Gibbs-with-gradients edge sampler),
-generates 40 graphs by MCMC on edges (node counts drawn from the training set, isolated
-nodes removed) and writes ``ego.json`` (degree / clustering / orbit MMD² against the 40 test
+discrepancy, or persistent contrastive divergence with an edge sampler), generates 40
+graphs by MCMC on edges (heat-bath Gibbs over edge flips, or Gibbs-with-gradients with a
+Metropolis-Hastings correction; node counts drawn from the training set, isolated nodes
+removed) and writes ``ego.json`` (degree / clustering / orbit MMD² against the 40 test
 graphs, the train-vs-test reference, training and sampling time), ``generated.json`` (the
 graphs) and ``ego_graphs.png`` (training graphs beside generated ones).
 """
