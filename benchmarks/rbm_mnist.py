@@ -211,7 +211,7 @@ def evaluate(args, model, test_x, marginals, g) -> dict:
         n_betas=args.ais_betas,
         base_marginals=marginals,
         generator=g,
-        progress=not args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
     out = {"log_z": log_z, "log_z_stderr": se}
     with torch.no_grad():
