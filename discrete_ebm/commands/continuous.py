@@ -85,7 +85,7 @@ def train_toy(
     *,
     steps: int = 1000,
     batch_size: int = 256,
-    lr: float = 2e-3,
+    lr: float = 3e-3,
     n_data: int = 20000,
     hidden: tuple[int, ...] = (64, 64),
     seed: int = 0,
@@ -170,7 +170,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--steps", type=int, default=1000, help="training steps per objective (default 1000)"
     )
     p.add_argument("--batch-size", type=int, default=256, help="batch size (default 256)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     p.add_argument(
         "--sample-steps", type=int, default=500, help="MALA steps for the samples (default 500)"
     )
@@ -182,6 +182,9 @@ def run(args) -> int:
     if args.steps <= 0 or args.batch_size <= 0 or args.sample_steps <= 0:
         raise SystemExit("--steps, --batch-size and --sample-steps must be positive")
     from ..plotting.continuous import plot_toy_results
+
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
 
     results, panels = {}, {}
     for name in args.objectives:
