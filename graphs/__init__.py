@@ -5,21 +5,33 @@ triangle of its adjacency matrix followed by its node mask (see ``graphs.convert
 """
 
 from .convert import graphs_to_states, states_to_dense, states_to_graphs
-from .datasets import ego_graphs, ego_small, load_citeseer
+from .datasets import GraphSplit, ego_graphs, ego_small, load_citeseer
+from .energy import GraphEnergy
+from .experiment import EgoConfig, run_ego
 from .metrics import clustering_mmd, degree_mmd, graph_mmds, orbit_mmd, spectral_mmd
+from .objectives import GraphBernoulliED, GraphGridED
 from .orbits import orbit_counts
+from .sampling import EdgeSampler, sample_graphs
 
 __all__ = [
+    "GraphSplit",
     "ego_small",
     "ego_graphs",
     "load_citeseer",
     "graphs_to_states",
     "states_to_dense",
     "states_to_graphs",
+    "GraphEnergy",
+    "GraphBernoulliED",
+    "GraphGridED",
+    "EdgeSampler",
+    "sample_graphs",
     "degree_mmd",
     "clustering_mmd",
     "orbit_mmd",
     "spectral_mmd",
     "graph_mmds",
     "orbit_counts",
+    "EgoConfig",
+    "run_ego",
 ]
