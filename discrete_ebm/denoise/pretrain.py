@@ -5,13 +5,14 @@
 Both priors are fitted on the 50,000 MNIST training digits (threshold 128); every setting
 that is tuned is tuned on the 10,000 validation digits, never on the test digits:
 
-- ``ising``: offset-shared Ising prior of radius ``ISING["radius"]`` fitted by
-  pseudo-likelihood, then tempered: couplings and bias are multiplied by the factor
-  ``τ`` (from ``ISING["scales"]``) with the lowest MPM pixel error on 500 validation digits
-  at flip rate 0.1. Pseudo-likelihood fits a misspecified model (digits are not an Ising
-  model) with couplings in the ordered phase that over-smooth; ``τ < 1`` undoes that.
-- ``rbm``: RBM with ``RBM_SETTINGS["n_hidden"]`` hidden units trained by PCD-1 (``fit_rbm``),
-  stored as float16 (the file stays well under 1 MB).
+- ``ising``: offset-shared Ising prior of radius ``ISING["radius"]`` with a black
+  background outside the image (boundary spin −1), fitted by pseudo-likelihood, then
+  tempered: couplings and bias are multiplied by the factor ``τ`` (from ``ISING["scales"]``)
+  with the lowest MPM pixel error on 500 validation digits at flip rate 0.1.
+  Pseudo-likelihood fits a misspecified model (digits are not an Ising model) with
+  couplings in the ordered phase that over-smooth; ``τ < 1`` undoes that.
+- ``rbm``: RBM with ``RBM_SETTINGS["n_hidden"]`` hidden units trained by PCD-k (``fit_rbm``),
+  stored as float16 (the file stays under 1 MB).
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ from .estimators import mpm
 from .posterior import posterior
 from .priors import PRETRAINED_DIR, PRETRAINED_FILES, fit_offset_ising, fit_rbm, save_prior
 
-ISING = {"radius": 3.0, "epochs": 1, "batch_size": 250, "lr": 0.05, "scales": (0.5, 0.65, 0.8, 1.0)}
-RBM_SETTINGS = {"n_hidden": 500, "epochs": 30, "lr": 1e-3, "batch_size": 100, "k": 1}
+ISING = {
+    "radius": 3.0,
+    "boundary": -1.0,
+    "epochs": 1,
+    "batch_size": 250,
+    "lr": 0.05,
+    "scales": (0.5, 0.65, 0.8, 1.0),
+}
+RBM_SETTINGS = {"n_hidden": 400, "epochs": 15, "lr": 1e-3, "batch_size": 100, "k": 3}
 VALIDATION = {"n_images": 500, "p": 0.1, "n_sweeps": 40, "burn_in": 10, "seed": 1}
 
 
@@ -68,6 +76,7 @@ def build_prior(kind: str, path: str | os.PathLike, *, root=None, progress: bool
         model = fit_offset_ising(
             images,
             radius=s["radius"],
+            boundary=s["boundary"],
             method="pl",
             epochs=s["epochs"],
             batch_size=s["batch_size"],
