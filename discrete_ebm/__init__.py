@@ -5,20 +5,68 @@ Conventions (see DESIGN.md): binary states are float tensors in {0, 1} of shape 
 """
 
 from .devices import resolve_device
-from .evaluation import exact
-from .models import EnergyModel, IsingModel
-from .objectives import Objective
-from .samplers import BlockGibbsSampler, GibbsSampler, Sampler
+from .evaluation import ais, exact
+from .models import (
+    DBM,
+    RBM,
+    BernoulliBase,
+    ConvEnergy,
+    EnergyModel,
+    GaussianBase,
+    IsingModel,
+    MLPEnergy,
+    OffsetIsing,
+    QuadraticEnergy,
+)
+from .objectives import (
+    BernoulliED,
+    ContrastiveDivergence,
+    DBMEnergyDiscrepancy,
+    DBMPersistentCD,
+    DenoisingScoreMatching,
+    GaussianED,
+    GridED,
+    Objective,
+    PseudoLikelihood,
+    ScoreMatching,
+    SlicedScoreMatching,
+)
+from .samplers import BlockGibbsSampler, GibbsSampler, GWGSampler, LangevinSampler, Sampler
+from .training import History, TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EnergyModel",
     "IsingModel",
+    "RBM",
+    "DBM",
+    "MLPEnergy",
+    "ConvEnergy",
+    "QuadraticEnergy",
+    "GaussianBase",
+    "BernoulliBase",
+    "OffsetIsing",
     "Sampler",
     "GibbsSampler",
     "BlockGibbsSampler",
+    "GWGSampler",
+    "LangevinSampler",
     "Objective",
+    "BernoulliED",
+    "GridED",
+    "GaussianED",
+    "PseudoLikelihood",
+    "ContrastiveDivergence",
+    "ScoreMatching",
+    "SlicedScoreMatching",
+    "DenoisingScoreMatching",
+    "DBMPersistentCD",
+    "DBMEnergyDiscrepancy",
+    "fit",
+    "History",
+    "TrainingDiverged",
     "exact",
+    "ais",
     "resolve_device",
 ]

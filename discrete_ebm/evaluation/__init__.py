@@ -1,5 +1,5 @@
 """Evaluation: exact enumeration, AIS, metrics."""
 
-from . import exact
+from . import ais, continuous_metrics, exact, metrics
 
-__all__ = ["exact"]
+__all__ = ["ais", "continuous_metrics", "exact", "metrics"]

@@ -6,11 +6,15 @@
 from .base import Sampler, geometric_beta_schedule, linear_beta_schedule
 from .block_gibbs import BlockGibbsSampler
 from .gibbs import GibbsSampler
+from .gwg import GWGSampler
+from .langevin import LangevinSampler
 
 __all__ = [
     "Sampler",
     "GibbsSampler",
     "BlockGibbsSampler",
+    "GWGSampler",
+    "LangevinSampler",
     "linear_beta_schedule",
     "geometric_beta_schedule",
 ]
