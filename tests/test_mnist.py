@@ -24,6 +24,16 @@ def _root() -> Path | None:
 
 
 ROOT = _root()
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    """Overrides conftest's two threads: one thread avoids OpenMP contention on a shared
+    2-core machine."""
+    torch.set_num_threads(1)
+    yield
+
+
 needs_data = pytest.mark.skipif(ROOT is None, reason="MNIST file not available")
 
 
@@ -102,3 +112,42 @@ def test_bad_arguments(tmp_path):
     grey = np.array([[0, 255, 128], [255, 0, 64]], dtype=np.uint8)
     imgs = BinaryImages(grey, np.zeros(2), binarize="threshold")
     assert imgs.tensor().tolist() == [[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]
+
+
+@needs_data
+def test_rbm_subcommand_writes_json_and_pngs(tmp_path):
+    import json
+
+    from discrete_ebm.cli import main
+
+    out = tmp_path / "rbm"
+    code = main(
+        [
+            "rbm",
+            "--data",
+            str(ROOT),
+            "--hidden",
+            "7",
+            "--epochs",
+            "1",
+            "--train-rows",
+            "1000",
+            "--ais-chains",
+            "20",
+            "--ais-betas",
+            "50",
+            "--sample-steps",
+            "5",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    res = json.loads((out / "rbm.json").read_text())
+    assert res["n_hidden"] == 7 and len(res["seconds_per_epoch"]) == 1
+    # 784 independent-ish pixels: the test log-likelihood of any sensible model lies
+    # between −784 log 2 = −543 (uniform) and 0
+    assert -543.5 < res["test_log_likelihood"] < 0 and res["log_z_stderr"] >= 0
+    for name in ("samples.png", "filters.png", "rbm.pt"):
+        assert (out / name).stat().st_size > 0

@@ -45,8 +45,7 @@ def plot_image_grid(
     plt = pyplot()
     grid = tile_images(images, shape, n_cols)
     fig, ax = plt.subplots(figsize=(grid.shape[1] / 30, grid.shape[0] / 30 + (0.4 if title else 0)))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("#3060a0")
+    cmap = plt.get_cmap("gray").with_extremes(bad="#3060a0")
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
