@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 import torch
 
+from discrete_ebm.training import TrainingDiverged
 from graphs.datasets import ego_small
 from graphs.experiment import OBJECTIVES, EgoConfig, run_ego
 from graphs.metrics import graph_mmds
@@ -60,7 +61,22 @@ def main(argv: list[str] | None = None) -> int:
                 seed=seed,
                 device="cpu",
             )
-            r = run_ego(cfg, split=split)
+            try:
+                r = run_ego(cfg, split=split)
+            except TrainingDiverged as err:  # reported, not hidden: the row shows NaN
+                print(f"{method} seed {seed}: {err}", file=sys.stderr, flush=True)
+                nan = float("nan")
+                runs[method].append(
+                    {
+                        "seed": seed,
+                        "diverged": str(err),
+                        "config": asdict(cfg),
+                        "mmd": dict.fromkeys(("degree", "clustering", "orbit", "average"), nan),
+                        "train_seconds": nan,
+                        "sample_seconds": nan,
+                    }
+                )
+                continue
             runs[method].append(
                 {
                     "seed": seed,
