@@ -158,7 +158,7 @@ def run_ego(
     )
     sample_seconds = time.perf_counter() - start
     generated = [nx.convert_node_labels_to_integers(g) for g in generated]
-    mmd = graph_mmds(split.test, generated)
+    mmd = graph_mmds(split.test, generated, ("degree", "clustering", "orbit", "spectral"))
     reference = graph_mmds(split.test, split.train)
     final = float(np.mean(history.loss[-50:])) if history.loss else float("nan")
     return EgoResult(
