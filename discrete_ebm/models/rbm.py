@@ -340,17 +340,13 @@ class RBM(EnergyModel):
             h = _bernoulli(ph_neg, generator)
         ph_pos = torch.addmm(self.c, v, self.W).sigmoid_()
         Bp, Bn = v.shape[0], v_neg.shape[0]
-        # one GEMM for both phases: [v; v⁻]ᵀ [−p⁺/B; p⁻/B']
-        gW = torch.mm(
-            torch.cat([v, v_neg]).T, torch.cat([ph_pos.mul(-1.0 / Bp), ph_neg.mul(1.0 / Bn)])
-        )
-        gb = v_neg.mean(0).sub_(v.mean(0))
-        gc = ph_neg.mean(0).sub_(ph_pos.mean(0))
-        for p, g in ((self.W, gW), (self.b, gb), (self.c, gc)):
+        for p in (self.W, self.b, self.c):
             if p.grad is None:
-                p.grad = g
-            else:
-                p.grad.add_(g)
+                p.grad = torch.zeros_like(p)
+        # accumulate in place (no temporaries): ∂W = v⁻ᵀp⁻/B' − vᵀp⁺/B, etc.
+        self.W.grad.addmm_(v_neg.T, ph_neg, alpha=1.0 / Bn).addmm_(v.T, ph_pos, alpha=-1.0 / Bp)
+        self.b.grad.add_(v_neg.sum(0), alpha=1.0 / Bn).add_(v.sum(0), alpha=-1.0 / Bp)
+        self.c.grad.add_(ph_neg.sum(0), alpha=1.0 / Bn).add_(ph_pos.sum(0), alpha=-1.0 / Bp)
         return h
 
     def init_chains(
