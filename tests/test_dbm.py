@@ -47,7 +47,7 @@ def brute_force(dbm: DBM):
     return X, E, exact.state_index(X[:, : dbm.layer_sizes[0]])
 
 
-@pytest.mark.parametrize("sizes", [(4, 3, 5), (3, 4, 2, 3), (5, 2, 3, 2)])
+@pytest.mark.parametrize("sizes", [(4, 3, 5), (3, 4, 2, 3), (5, 2, 3, 2), (3, 2, 5, 2)])
 def test_energies_and_log_partition_match_brute_force(sizes):
     dbm = random_dbm(sizes, seed=sum(sizes))
     X, E, vidx = brute_force(dbm)
