@@ -39,7 +39,11 @@ from ..models.ising import IsingModel
 
 # direction k: 0 left (0, −1), 1 right (0, +1), 2 up (−1, 0), 3 down (+1, 0)
 _OPPOSITE = (1, 0, 3, 2)
-BLACK, WHITE = (0, 3), (1, 2)
+BLACK, WHITE = 0, 1
+# storage order of the sublattices: black (q = 0, 3) first, then white (q = 1, 2), so a
+# colour is the contiguous slice S[2c : 2c + 2]; POS[q] is the position of sublattice q
+ORDER = (0, 3, 1, 2)
+POS = {q: pos for pos, q in enumerate(ORDER)}
 _BITS = 16  # random bits per site update
 _R = 1 << _BITS  # the random integer r of a site is uniform on [0, _R)
 _OFF = 1 << 15  # stored as int16 r16 = r − 2¹⁵
@@ -184,20 +188,23 @@ class LatticeKernel:
 
     # --------------------------------------------------------------- layouts
     def to_layout(self, x: torch.Tensor, dtype=torch.int8) -> torch.Tensor:
-        """``x (B, L1·L2)`` in {0,1} → spins ``2x − 1`` as ``(4, B, H, W)`` (padding sites
-        ``+1``); for ``dtype=torch.bool`` a mask is laid out as is (padding ``False``)."""
+        """``x (B, L1·L2)`` in {0,1} → spins ``2x − 1`` as ``(4, B, H, W)`` in storage order
+        ``ORDER`` (padding sites ``+1``); ``dtype=torch.bool`` lays out a mask (padding
+        ``False``)."""
         B = x.shape[0]
         L1, L2, H, W = self.L1, self.L2, self.H, self.W
         S = torch.empty(4, B, H, W, dtype=dtype, device=x.device)
         if (2 * H, 2 * W) == (L1, L2):
-            S.view(2, 2, B, H, W).copy_(x.reshape(B, H, 2, W, 2).permute(2, 4, 0, 1, 3))
+            grid = x.reshape(B, H, 2, W, 2)
         else:
             pad = torch.zeros(B, 2 * H, 2 * W, dtype=x.dtype, device=x.device)
             pad[:, :L1, :L2] = x.reshape(B, L1, L2)
             if dtype != torch.bool:
                 pad[:, L1:] = 1
                 pad[:, :, L2:] = 1
-            S.view(2, 2, B, H, W).copy_(pad.view(B, H, 2, W, 2).permute(2, 4, 0, 1, 3))
+            grid = pad.view(B, H, 2, W, 2)
+        for pos, q in enumerate(ORDER):
+            S[pos].copy_(grid[:, :, q // 2, :, q % 2])
         if dtype != torch.bool:
             S.mul_(2).sub_(1)
         return S
@@ -207,8 +214,10 @@ class LatticeKernel:
         _, B, H, W = S.shape
         L1, L2 = self.L1, self.L2
         bits = torch.add(S, 1).bitwise_right_shift_(1)  # (s + 1) / 2
-        grid = torch.empty(B, 2 * H, 2 * W, dtype=dtype, device=S.device)
-        grid.view(B, H, 2, W, 2).copy_(bits.view(2, 2, B, H, W).permute(2, 3, 0, 4, 1))
+        grid = torch.empty(B, H, 2, W, 2, dtype=dtype, device=S.device)
+        for pos, q in enumerate(ORDER):
+            grid[:, :, q // 2, :, q % 2].copy_(bits[pos])
+        grid = grid.view(B, 2 * H, 2 * W)
         if (2 * H, 2 * W) != (L1, L2):
             grid = grid[:, :L1, :L2]
         return grid.reshape(B, L1 * L2)
@@ -241,96 +250,123 @@ class LatticeKernel:
         ws = _Workspace(B, self.H, self.W, device)
         two_beta = torch.zeros((), device=device)
         real = self.to_layout(torch.ones(1, self.L1 * self.L2, device=device), dtype=torch.bool)
+        padded = (2 * self.H, 2 * self.W) != (self.L1, self.L2)
+        pad = ~real
         flips = torch.zeros((), dtype=torch.int64, device=device)
         trace = []
         for t, beta in enumerate(betas):
             table = self._table(float(beta), coupling, field, device) if uniform else None
             two_beta.fill_(2.0 * beta)
             for colour in (BLACK, WHITE):
+                part = slice(2 * colour, 2 * colour + 2)  # this colour's two sublattices
+                Sc = S[part]
                 if count_flips:
-                    torch.index_select(S, 0, ws.colour_idx[colour], out=ws.old)
+                    ws.old.copy_(Sc)
                 ws.draw(generator)
-                for slot, q in enumerate(colour):
-                    nbrs = ws.neighbours(S, q)
-                    target = S[q] if mask is None else ws.new
-                    if uniform:
-                        _table_update(target, nbrs, table, ws.r[slot], ws)
-                    else:
-                        _field_update(target, nbrs, J[q], h[q], ws.r[slot], two_beta, ws)
-                    if mask is not None:
-                        torch.where(mask[q], S[q], ws.new, out=S[q])
-                for slot, q in enumerate(colour):
-                    self._resolve_ties(S, q, ws.r[slot], J, h, float(beta), generator, ws)
+                target = Sc if mask is None else ws.new
+                if uniform:
+                    ws.neighbour_sums(S, colour)
+                    _table_update(target, table, ws)
+                else:
+                    for slot in range(2):
+                        q = ORDER[2 * colour + slot]
+                        nbrs = ws.neighbours(S, q)
+                        _field_update(target[slot], nbrs, J[q], h[q], ws.r[slot], two_beta, ws)
+                if mask is not None:
+                    torch.where(mask[part], Sc, ws.new, out=Sc)
+                if padded:  # padding sites: fixed at +1 (no ties, no random draws)
+                    Sc.masked_fill_(pad[part], 1)
+                self._resolve_ties(S, colour, J, h, float(beta), generator, ws)
                 if count_flips:
-                    torch.index_select(S, 0, ws.colour_idx[colour], out=ws.cur)
-                    torch.ne(ws.cur, ws.old, out=ws.flipmask)
-                    ws.flipmask.logical_and_(real[list(colour)])
+                    torch.ne(Sc, ws.old, out=ws.flipmask)
+                    ws.flipmask.logical_and_(real[part])
                     flips += ws.flipmask.sum()
             if trace_fn is not None and (t + 1) % thin == 0:
                 trace.append(trace_fn(self.from_layout(S, x.dtype)))
             if progress is not None:
                 progress.update(1)
         out = self.from_layout(S, x.dtype)
-        flip_rate = (
-            float(flips) / (max(len(betas), 1) * B * self.L1 * self.L2) if count_flips else None
-        )
+        n = max(len(betas), 1) * B * self.L1 * self.L2
+        flip_rate = float(flips) / n if count_flips else None
         return out, {"flip_rate": flip_rate, "energy_trace": trace}
 
-    def _resolve_ties(self, S, q, r, J, h, beta, generator, ws) -> None:
+    def _resolve_ties(self, S, colour, J, h, beta, generator, ws) -> None:
         """Exact draw at the sites the integer comparison left undecided (spin value 0)."""
         H, W = self.H, self.W
-        torch.abs(S[q], out=ws.acc)
+        Sc = S[2 * colour : 2 * colour + 2]
+        torch.abs(Sc, out=ws.acc)
         torch.amin(ws.acc.view(-1, W), 1, out=ws.rowmin)
-        rows = (ws.rowmin == 0).nonzero().squeeze(1)  # rows (b, i) holding a tie: few
+        rows = (ws.rowmin == 0).nonzero().squeeze(1)  # rows (slot, b, i) holding a tie: few
         if rows.numel() == 0:
             return
         rr, j = (ws.acc.view(-1, W).index_select(0, rows) == 0).nonzero(as_tuple=True)
-        b, i = rows[rr] // H, rows[rr] % H
-        phi = h[q][i, j].double()
-        for k, (q2, di, dj) in enumerate(NEIGHBOURS[q]):
-            s = S[q2][b, (i + di) % H, (j + dj) % W].double()
-            phi = phi + J[q, k][i, j].double() * s
-        T = torch.sigmoid(2.0 * beta * phi) * _R
-        frac = (T - (r[b, i, j].double() + _OFF)).clamp_(0.0, 1.0)
-        u = torch.rand(frac.shape, generator=generator, device=S.device, dtype=torch.float64)
-        S[q][b, i, j] = torch.where(u < frac, 1, -1).to(torch.int8)
+        row = rows[rr]
+        slot, b, i = row // (ws.B * H), row // H % ws.B, row % H
+        for sl in range(2):
+            sel = slot == sl
+            if not bool(sel.any()):
+                continue
+            q = ORDER[2 * colour + sl]
+            bb, ii, jj = b[sel], i[sel], j[sel]
+            phi = h[q][ii, jj].double()
+            for k, (q2, di, dj) in enumerate(NEIGHBOURS[q]):
+                s = S[POS[q2]][bb, (ii + di) % H, (jj + dj) % W].double()
+                phi = phi + J[q, k][ii, jj].double() * s
+            T = torch.sigmoid(2.0 * beta * phi) * _R
+            frac = (T - (ws.r[sl][bb, ii, jj].double() + _OFF)).clamp_(0.0, 1.0)
+            u = torch.rand(frac.shape, generator=generator, device=S.device, dtype=torch.float64)
+            Sc[sl][bb, ii, jj] = torch.where(u < frac, 1, -1).to(torch.int8)
 
 
 class _Workspace:
     """Buffers reused across sweeps (allocating per step is slow: fresh pages fault)."""
 
     def __init__(self, B: int, H: int, W: int, device):
+        self.B = B
         n = 2 * B * H * W
         self.words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
         self.r = self.words.view(torch.int16)[:n].view(2, B, H, W)
-        self.rowmin = torch.empty(B * H, dtype=torch.int8, device=device)
+        self.rowmin = torch.empty(2 * B * H, dtype=torch.int8, device=device)
         self.shift = [torch.empty(B, H, W, dtype=torch.int8, device=device) for _ in range(4)]
-        self.acc = torch.empty(B, H, W, dtype=torch.int8, device=device)
+        self.acc = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
         self.lo = torch.empty(B, H, W, dtype=torch.int8, device=device)
-        self.new = torch.empty(B, H, W, dtype=torch.int8, device=device)
-        self.idx = torch.empty(B, H, W, dtype=torch.int32, device=device)
+        self.new = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
+        self.idx = torch.empty(2, B, H, W, dtype=torch.int32, device=device)
         self.f = torch.empty(B, H, W, device=device)
         self.g = torch.empty(B, H, W, device=device)
         self.old = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
-        self.cur = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
         self.flipmask = torch.empty(2, B, H, W, dtype=torch.bool, device=device)
-        self.colour_idx = {c: torch.tensor(c, device=device) for c in (BLACK, WHITE)}
 
     def draw(self, generator) -> None:
         """Refill ``r`` with independent uniform 16-bit integers (full 64-bit words)."""
         self.words.random_(-(2**63), to=None, generator=generator)
 
     def neighbours(self, S: torch.Tensor, q: int) -> list[torch.Tensor]:
-        """The four neighbour arrays of sublattice ``q`` aligned with ``S[q]``; shifted ones
-        are copied into preallocated buffers."""
+        """The four neighbour arrays of sublattice ``q`` aligned with it; shifted ones are
+        copied into preallocated buffers."""
         out = []
         for k, (q2, di, dj) in enumerate(NEIGHBOURS[q]):
             if di == 0 and dj == 0:
-                out.append(S[q2])
+                out.append(S[POS[q2]])
             else:
-                _shift_into(self.shift[k], S[q2], di, dj)
+                _shift_into(self.shift[k], S[POS[q2]], di, dj)
                 out.append(self.shift[k])
         return out
+
+    def neighbour_sums(self, S: torch.Tensor, colour: int) -> None:
+        """``acc[slot] = Σ_k s_k`` over the four neighbours of each sublattice of ``colour``.
+
+        Both sublattices of a colour have the two other-colour sublattices as unshifted
+        neighbours, so their sum is computed once; the shifted ones are added by slices.
+        """
+        other = S[2 - 2 * colour : 4 - 2 * colour]
+        torch.add(other[0], other[1], out=self.acc[0])
+        self.acc[1].copy_(self.acc[0])
+        for slot in range(2):
+            q = ORDER[2 * colour + slot]
+            for q2, di, dj in NEIGHBOURS[q]:
+                if di or dj:
+                    _add_shifted(self.acc[slot], S[POS[q2]], di, dj)
 
 
 def _shift_into(buf: torch.Tensor, src: torch.Tensor, di: int, dj: int) -> None:
@@ -349,14 +385,28 @@ def _shift_into(buf: torch.Tensor, src: torch.Tensor, di: int, dj: int) -> None:
         buf[:, 0].copy_(src[:, -1])
 
 
-def _table_update(out, nbrs, table, r, ws) -> None:
-    """Uniform lattice: ``out = table[(n + 4)/2 · R + r]`` with ``n`` the neighbour sum and
-    ``r = r16 + 2¹⁵``, i.e. index ``n·R/2 + r16 + 2R + 2¹⁵``; all shapes ``(B, H, W)``."""
-    torch.add(nbrs[0], nbrs[1], out=ws.acc)
-    ws.acc.add_(nbrs[2]).add_(nbrs[3])
+def _add_shifted(acc: torch.Tensor, src: torch.Tensor, di: int, dj: int) -> None:
+    """``acc[:, i, j] += src[:, (i + di) mod H, (j + dj) mod W]`` for one unit shift."""
+    if dj == 1:
+        acc[:, :, :-1].add_(src[:, :, 1:])
+        acc[:, :, -1].add_(src[:, :, 0])
+    elif dj == -1:
+        acc[:, :, 1:].add_(src[:, :, :-1])
+        acc[:, :, 0].add_(src[:, :, -1])
+    elif di == 1:
+        acc[:, :-1].add_(src[:, 1:])
+        acc[:, -1].add_(src[:, 0])
+    else:
+        acc[:, 1:].add_(src[:, :-1])
+        acc[:, 0].add_(src[:, -1])
+
+
+def _table_update(out, table, ws) -> None:
+    """Uniform lattice: ``out = table[(n + 4)/2 · R + r]`` with ``n = ws.acc`` the neighbour
+    sums and ``r = r16 + 2¹⁵``, i.e. index ``n·R/2 + r16 + 2R + 2¹⁵``; shapes ``(2, B, H, W)``."""
     ws.idx.copy_(ws.acc)
     ws.idx.mul_(_R // 2).add_(2 * _R + _OFF)
-    ws.idx.add_(r)
+    ws.idx.add_(ws.r)
     torch.index_select(table, 0, ws.idx.view(-1), out=out.view(-1))
 
 
