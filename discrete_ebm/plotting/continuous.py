@@ -25,7 +25,7 @@ def plot_toy_results(
     """
     plt = pyplot()
     cols = 1 + len(panels)
-    fig, axes = plt.subplots(2, cols, figsize=(2.6 * cols, 5.4), squeeze=False)
+    fig, axes = plt.subplots(2, cols, figsize=(2.6 * cols, 5.8), squeeze=False)
     extent = (-lim, lim, -lim, lim)
 
     def density(ax, logp, label):
