@@ -53,9 +53,9 @@ def coupling_figure(
         ax.plot(lim, lim, "k--", lw=0.8)
         ax.set_xlim(lim)
         ax.set_ylim(lim)
-        ax.set_xlabel("true J_ij")
-        ax.set_ylabel("learned J_ij")
-        ax.set_title("pairs i < j", fontsize=9)
+        ax.set_xlabel(f"true, {scale_label}")
+        ax.set_ylabel(f"learned, {scale_label}")
+        ax.set_title("every pair i < j", fontsize=9)
         k += 1
     ax = axes[k]
     loss = np.asarray(loss, dtype=float)

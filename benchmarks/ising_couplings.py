@@ -1,0 +1,234 @@
+"""Learning lattice Ising couplings: ED (Bernoulli, grid), pseudo-likelihood and persistent CD.
+
+The GWG / energy-discrepancy protocol (``discrete_ebm.data.ising``): periodic D × D lattice,
+``log p̃ = sᵀ(σA)s``, 2,000 samples from independent block-Gibbs chains; every method fits the
+dense model ``IsingModel(zeros(d, d), zeros(d))`` with Adam (lr 0.01 decayed linearly to
+1e-4), batches of 256, an L1 penalty on the couplings (0.01 on the per-sample energy scale;
+divided by d for PL, whose loss is a per-site mean). Reported per cell and method: −ln RMSE
+of J/2 over all d × d entries (mean ± std over seeds; each seed draws its own data set and
+its own training randomness), wall time, and the wall time to first reach the cell's target
+RMSE (the larger of the final median RMSEs of BernoulliED and PCD, so both reach it),
+checked every ``--eval-every`` steps.
+
+Prints ONE JSON line (medians over seeds; ``time_to_target_ratio_vs_pcd`` is the method's
+median time to target divided by PCD's, measured in the same run). ``--out`` also writes the
+per-run records. ``--quick`` runs two cells, one seed, in under 5 minutes on 2 idle cores.
+
+    python benchmarks/ising_couplings.py --quick
+    python benchmarks/ising_couplings.py                 # the full grid, 3 seeds
+    python benchmarks/ising_couplings.py --mixing        # the IAT table of data/ising.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from discrete_ebm.commands.ising import learn_couplings
+from discrete_ebm.data.ising import LATTICE_SWEEPS, benchmark_rmse, lattice_benchmark, lattice_model
+from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler
+
+FULL_CELLS = [(10, 0.1), (10, 0.2), (10, 0.3), (10, 0.4), (10, 0.5), (9, -0.1), (9, -0.2)]
+QUICK_CELLS = [(10, 0.1), (9, -0.1)]
+OBJECTIVES = ["ed-bern", "ed-grid", "pl", "pcd"]
+#: −ln RMSE published for EB-GFN (Zhang et al., ICML 2022, Table 1), as quoted in the issue.
+PUBLISHED_EBGFN = {(10, 0.1): 6.1, (9, -0.1): 5.7}
+
+
+def get_data(D: int, sigma: float, seed: int, sweeps: int, cache: Path | None):
+    """The data set of one seed (cached on disk: generating it is the slow part)."""
+    path = None if cache is None else cache / f"lattice_D{D}_s{sigma}_seed{seed}_sw{sweeps}.pt"
+    if path is not None and path.exists():
+        blob = torch.load(path, weights_only=True)
+        return blob["x"], blob["J"], 0.0
+    start = time.perf_counter()
+    g = torch.Generator().manual_seed(10_000 + seed)
+    x, model = lattice_benchmark(D, sigma, n_sweeps=sweeps, generator=g)
+    seconds = time.perf_counter() - start
+    J = model.J.detach()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"x": x, "J": J}, path)
+    return x, J, seconds
+
+
+def run_one(x, J_true, objective, seed, steps, eval_every):
+    """Train once; return final RMSE, wall time and the (seconds, rmse) trace."""
+    trace = []
+    start = time.perf_counter()
+    paused = [0.0]
+
+    def evaluate(step, model, history):
+        if step % eval_every == 0 or step == steps:
+            t = time.perf_counter()
+            trace.append((t - start - paused[0], benchmark_rmse(model.J.detach(), J_true)))
+            paused[0] += time.perf_counter() - t  # evaluation time is not training time
+
+    model, _ = learn_couplings(
+        x,
+        objective,
+        steps=steps,
+        generator=torch.Generator().manual_seed(seed),
+        callbacks=[evaluate],
+    )
+    seconds = time.perf_counter() - start - paused[0]
+    return benchmark_rmse(model.J.detach(), J_true), seconds, trace
+
+
+def time_to(trace, target):
+    for seconds, rmse in trace:
+        if rmse <= target:
+            return seconds
+    return None
+
+
+def mixing_table(chains: int = 400, sweeps: int = 3000) -> list[dict]:
+    """Integrated autocorrelation times (Sokal window) of U and |m| (staggered for σ < 0)
+    after 1000 sweeps, and the ensemble mean energy in windows, for every cell."""
+    rows = []
+    for D, sigma in FULL_CELLS:
+        model = lattice_model(D, sigma)
+        sampler = BlockGibbsSampler(model)
+        g = torch.Generator().manual_seed(0)
+        x = sampler.init_states(chains, g)
+        r, c = torch.arange(D * D) // D, torch.arange(D * D) % D
+        stagger = (-1.0) ** (r + c) if sigma < 0 else torch.ones(D * D)
+        E, M = [], []
+        for _ in range(sweeps):
+            x = sampler.sample(x0=x, n_steps=1, generator=g)
+            E.append(model.energy(x))
+            M.append(((2 * x - 1) * stagger).mean(1).abs())
+        E, M = torch.stack(E), torch.stack(M)
+        rows.append(
+            {
+                "D": D,
+                "sigma": sigma,
+                "iat_energy": _iat(E[1000:]),
+                "iat_abs_m": _iat(M[1000:]),
+                "mean_energy_windows": {
+                    str(a): E[a : a + 100].mean().item() for a in (0, 100, 300, 1000, 2000)
+                },
+            }
+        )
+    return rows
+
+
+def _iat(series: torch.Tensor) -> float:
+    """Integrated autocorrelation time of ``(T, chains)`` with Sokal's window ``M ≥ 5 τ``."""
+    x = series - series.mean(0)
+    T = x.shape[0]
+    f = torch.fft.rfft(x, n=2 * T, dim=0)
+    ac = torch.fft.irfft(f * f.conj(), dim=0)[:T].mean(1)
+    ac = ac / ac[0]
+    tau = 1.0
+    for M in range(1, T):
+        tau = 1.0 + 2.0 * ac[1 : M + 1].sum().item()
+        if M >= 5 * tau:
+            break
+    return tau
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="2 cells, 1 seed, 400 steps (< 5 min)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--sweeps", type=int, default=LATTICE_SWEEPS, help="data chain sweeps")
+    p.add_argument("--cells", default=None, help="e.g. '10:0.1,9:-0.1' (default: full grid)")
+    p.add_argument("--objectives", default=",".join(OBJECTIVES))
+    p.add_argument("--eval-every", type=int, default=25)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache", default="runs/ising_benchmark_data", help="data cache ('' off)")
+    p.add_argument("--out", default=None, help="also write all records to this JSON file")
+    p.add_argument("--mixing", action="store_true", help="print the mixing (IAT) table")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.mixing:
+        print(json.dumps({"mixing": mixing_table()}))
+        return 0
+    cells = FULL_CELLS
+    if args.quick:
+        cells, args.seeds, args.steps, args.sweeps = QUICK_CELLS, 1, 400, 500
+    if args.cells:
+        cells = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cells.split(","))]
+    objectives = args.objectives.split(",")
+    cache = Path(args.cache) if args.cache else None
+
+    records, summary = [], {}
+    for D, sigma in cells:
+        cell = f"D={D},sigma={sigma}"
+        runs = {o: [] for o in objectives}
+        data_seconds = []
+        for seed in range(args.seeds):
+            x, J_true, ds = get_data(D, sigma, seed, args.sweeps, cache)
+            data_seconds.append(ds)
+            for o in objectives:
+                rmse, seconds, trace = run_one(x, J_true, o, seed, args.steps, args.eval_every)
+                runs[o].append({"rmse": rmse, "seconds": seconds, "trace": trace})
+                records.append(
+                    {
+                        "cell": cell,
+                        "objective": o,
+                        "seed": seed,
+                        "rmse": rmse,
+                        "seconds": seconds,
+                        "trace": trace,
+                    }
+                )
+                print(
+                    f"{cell} {o} seed {seed}: -ln RMSE {-math.log(rmse):.2f} in {seconds:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        finals = {o: statistics.median(r["rmse"] for r in runs[o]) for o in objectives}
+        ref = [o for o in ("ed-bern", "pcd") if o in objectives] or objectives
+        target = max(finals[o] for o in ref)
+        cell_summary = {"target_rmse": target, "data_seconds": statistics.median(data_seconds)}
+        pcd_time = None
+        for o in objectives:
+            nl = [-math.log(r["rmse"]) for r in runs[o]]
+            tt = [time_to(r["trace"], target) for r in runs[o]]
+            reached = [t for t in tt if t is not None]
+            cell_summary[o] = {
+                "neg_log_rmse_mean": statistics.fmean(nl),
+                "neg_log_rmse_std": statistics.stdev(nl) if len(nl) > 1 else 0.0,
+                "seconds_median": statistics.median(r["seconds"] for r in runs[o]),
+                "time_to_target_median": statistics.median(reached)
+                if len(reached) == len(tt)
+                else None,
+            }
+            if o == "pcd":
+                pcd_time = cell_summary[o]["time_to_target_median"]
+        for o in objectives:
+            t = cell_summary[o]["time_to_target_median"]
+            cell_summary[o]["time_to_target_ratio_vs_pcd"] = (
+                t / pcd_time if (t is not None and pcd_time) else None
+            )
+        if (D, sigma) in PUBLISHED_EBGFN:
+            cell_summary["published_ebgfn_neg_log_rmse"] = PUBLISHED_EBGFN[(D, sigma)]
+        summary[cell] = cell_summary
+    line = {
+        "benchmark": "ising_couplings",
+        "quick": args.quick,
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "data_sweeps": args.sweeps,
+        "threads": args.threads,
+        "cells": summary,
+    }
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"summary": line, "records": records}, indent=1))
+    print(json.dumps(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
