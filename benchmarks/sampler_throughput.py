@@ -17,7 +17,7 @@ the raw throughput of ``torch.rand`` (float32) and of ``random_`` (bytes), the t
 draw the randomness. thrml is optional (``pip install thrml``); without it its entries are
 ``null``.
 
-    python benchmarks/sampler_throughput.py [--sizes 64 256] [--repeats 5] [--threads 2]
+    python benchmarks/sampler_throughput.py [--sizes 64 256] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -84,9 +84,7 @@ def make_thrml(L: int, chains: int, sweeps: int, seed: int):
     idx = np.arange(L * L).reshape(L, L)
     pairs = [(idx, np.roll(idx, -1, 1)), (idx, np.roll(idx, -1, 0))]
     edges = [(nodes[a], nodes[b]) for u, v in pairs for a, b in zip(u.ravel(), v.ravel())]
-    ebm = IsingEBM(
-        nodes, edges, jnp.zeros(L * L), jnp.full(len(edges), COUPLING), jnp.array(1.0)
-    )
+    ebm = IsingEBM(nodes, edges, jnp.zeros(L * L), jnp.full(len(edges), COUPLING), jnp.array(1.0))
     parity = ((idx // L) + (idx % L)).ravel() % 2
     blocks = [Block([nodes[i] for i in np.flatnonzero(parity == k)]) for k in (0, 1)]
     program = IsingSamplingProgram(ebm, blocks, [])
@@ -178,14 +176,24 @@ def main(argv: list[str] | None = None) -> dict:
         default=1 << 20,
         help="chains = this / L² (so every size moves the same number of spins)",
     )
-    p.add_argument("--sweeps", type=int, default=4, help="sweeps per timed run")
+    p.add_argument("--sweeps", type=int, default=8, help="sweeps per timed run")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per implementation")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads for torch and XLA (default 1: a per-core comparison that a "
+        "shared machine does not distort; 0 = library defaults, all cores)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the JSON to this file")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+        if args.threads == 1:  # before jax is imported
+            flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -205,7 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
         {
             "unit": "spin updates per ns (median)",
             "repeats": args.repeats,
-            "threads": args.threads,
+            "threads": args.threads if args.threads > 0 else "default",
+            "torch_threads": torch.get_num_threads(),
             "thrml_compile_excluded": True,
             "torch": torch.__version__,
             "wall_seconds": round(time.perf_counter() - start, 1),

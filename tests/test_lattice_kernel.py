@@ -226,7 +226,7 @@ def test_annealing_finds_the_ground_state_like_the_generic_path():
         sampler = BlockGibbsSampler(m, fast_lattice=fast)
         assert (sampler.lattice_kernel is not None) == fast
         x = sampler.sample(n, 150, beta=betas, generator=torch.Generator().manual_seed(2))
-        u = m.energy(x).double()
+        u = m.energy(x).detach().double()
         assert abs(float(u.min()) - umin) < 1e-5
         frac.append(float((u <= umin + 1e-5).double().mean()))
     assert frac[0] > 0.3
@@ -258,7 +258,9 @@ def test_diagnostics_contract():
 # ----------------------------------------------- against a reference implementation
 
 
-def reference_sweeps(m: IsingModel, x: torch.Tensor, betas, g: torch.Generator) -> torch.Tensor:
+def reference_sweeps(
+    m: IsingModel, x: torch.Tensor, betas, g: torch.Generator
+) -> tuple[torch.Tensor, int]:
     """Heat-bath checkerboard sweeps written directly on the (B, d) states, consuming the
     generator exactly as the kernel does: per colour, one ``random_`` fill of
     ``2·B·H·W`` int16 values (sublattice slot, chain, cell), then per slot a float64 uniform
@@ -269,6 +271,7 @@ def reference_sweeps(m: IsingModel, x: torch.Tensor, betas, g: torch.Generator) 
     x = x.clone()
     rows, cols = torch.arange(L1 * L2) // L2, torch.arange(L1 * L2) % L2
     q_of = 2 * (rows % 2) + cols % 2
+    n_ties = 0
     for beta in betas:
         for colour in (0, 1):
             n = 2 * B * H * W
@@ -288,13 +291,14 @@ def reference_sweeps(m: IsingModel, x: torch.Tensor, betas, g: torch.Generator) 
                 dec = torch.where(rs < K, 1.0, 0.0)
                 tie = rs == K
                 if tie.any():
+                    n_ties += int(tie.sum())
                     b_idx, s_idx = tie.nonzero(as_tuple=True)  # chain-major, then cell order
                     u = torch.rand(b_idx.numel(), generator=g, dtype=torch.float64)
                     frac = (T[b_idx, s_idx] - K[b_idx, s_idx]).clamp(0, 1)
                     dec[b_idx, s_idx] = (u < frac).to(dec.dtype)
                 new[:, sites] = dec.to(x.dtype)
             x = new
-    return x
+    return x, n_ties
 
 
 @pytest.mark.parametrize(
@@ -311,10 +315,35 @@ def test_kernel_equals_reference_implementation(shape, periodic, uniform):
         m = IsingModel.lattice(shape, 0.375, 0.125, periodic=periodic)
     else:
         m = random_lattice(shape, periodic, seed=13)
-    B = 3000  # ~3000·24·4 ≈ 3·10⁵ updates: a few 2⁻¹⁶ ties get exercised
+    B = 6000  # ≥ 6000·15·4 ≈ 3.6·10⁵ updates: ~5 ties at rate 2⁻¹⁶ get exercised
     x0 = torch.randint(0, 2, (B, m.dim), generator=torch.Generator().manual_seed(0)).float()
     betas = [0.5, 1.0, 1.0, 2.0]
     k = LatticeKernel(m)
     out, _ = k.run(x0, betas, generator=torch.Generator().manual_seed(9))
-    ref = reference_sweeps(m, x0, betas, torch.Generator().manual_seed(9))
+    ref, n_ties = reference_sweeps(m, x0, betas, torch.Generator().manual_seed(9))
+    assert n_ties > 0  # the 2⁻¹⁶ tie rule was exercised
     assert torch.equal(out, ref)
+
+
+def test_kernel_follows_parameter_updates():
+    """Couplings and fields changed after the sampler was built (in place, or through
+    ``.data``) are used at the next call: with J = 0 the sites are independent with
+    P(x=1) = σ(2h); checked per site within 5 sd / √B, sd = sqrt(p(1−p))."""
+    m = IsingModel.lattice(4, 0.3)
+    sampler = BlockGibbsSampler(m)
+    g = torch.Generator().manual_seed(0)
+    sampler.sample(100, 5, generator=g)
+    B = 4000
+    h = torch.linspace(-1.0, 1.0, 16)
+    for edit in ("no_grad", "data"):
+        if edit == "no_grad":
+            with torch.no_grad():
+                m.weights.zero_()
+                m.h.copy_(h)
+        else:
+            m.weights.data.zero_()
+            m.h.data.copy_(-h)
+        p = torch.sigmoid(2 * (h if edit == "no_grad" else -h)).double()
+        x = sampler.sample(B, 2, generator=g).double()
+        sd = (p * (1 - p) / B).sqrt()
+        assert float(((x.mean(0) - p).abs() / sd).max()) < 5

@@ -147,6 +147,8 @@ class LatticeKernel:
         self._h_slots = _site_slots(L2, H, W, torch.arange(L1 * L2))
         self._dev_cache: dict = {}
         self._tables: dict = {}
+        self._params: tuple | None = None  # (device, weights, h, J, h layout, uniform)
+        self._ws: _Workspace | None = None  # buffers of the last run, reused if shapes match
 
     # ------------------------------------------------------------- parameters
     def _slots_on(self, device):
@@ -178,6 +180,21 @@ class LatticeKernel:
         hq[h_slots] = h
         return J.view(4, 4, H, W), hq.view(4, H, W), uniform
 
+    def _current_parameters(self, device):
+        """``parameters_now``, recomputed only when ``weights`` or ``h`` changed (compared
+        with a copy: cheaper than the layout scatter, and safe against ``.data`` edits)."""
+        m = self.model
+        w, h = m.weights.detach(), m.h.detach()
+        p = self._params
+        if (
+            p is None
+            or p[0] != str(device)
+            or not (p[1].shape == w.shape and torch.equal(p[1], w.to(p[1].device)))
+            or not (p[2].shape == h.shape and torch.equal(p[2], h.to(p[2].device)))
+        ):
+            self._params = p = (str(device), w.clone(), h.clone(), *self.parameters_now(device))
+        return p[3:]
+
     def _table(self, beta: float, coupling: float, field: float, device) -> torch.Tensor:
         key = (beta, coupling, field, str(device))
         if key not in self._tables:
@@ -194,10 +211,11 @@ class LatticeKernel:
         B = x.shape[0]
         L1, L2, H, W = self.L1, self.L2, self.H, self.W
         S = torch.empty(4, B, H, W, dtype=dtype, device=x.device)
+        x = x.to(dtype)  # one contiguous conversion; the strided copies below move bytes
         if (2 * H, 2 * W) == (L1, L2):
             grid = x.reshape(B, H, 2, W, 2)
         else:
-            pad = torch.zeros(B, 2 * H, 2 * W, dtype=x.dtype, device=x.device)
+            pad = torch.zeros(B, 2 * H, 2 * W, dtype=dtype, device=x.device)
             pad[:, :L1, :L2] = x.reshape(B, L1, L2)
             if dtype != torch.bool:
                 pad[:, L1:] = 1
@@ -214,13 +232,13 @@ class LatticeKernel:
         _, B, H, W = S.shape
         L1, L2 = self.L1, self.L2
         bits = torch.add(S, 1).bitwise_right_shift_(1)  # (s + 1) / 2
-        grid = torch.empty(B, H, 2, W, 2, dtype=dtype, device=S.device)
+        grid = torch.empty(B, H, 2, W, 2, dtype=bits.dtype, device=S.device)
         for pos, q in enumerate(ORDER):
             grid[:, :, q // 2, :, q % 2].copy_(bits[pos])
         grid = grid.view(B, 2 * H, 2 * W)
         if (2 * H, 2 * W) != (L1, L2):
             grid = grid[:, :L1, :L2]
-        return grid.reshape(B, L1 * L2)
+        return grid.reshape(B, L1 * L2).to(dtype)
 
     # ------------------------------------------------------------------ run
     def run(
@@ -245,9 +263,11 @@ class LatticeKernel:
         device, B = x.device, x.shape[0]
         S = self.to_layout(x)
         mask = None if clamp is None else self.to_layout(clamp, dtype=torch.bool)
-        J, h, uniform = self.parameters_now(device)
+        J, h, uniform = self._current_parameters(device)
         coupling, field = (float(J[0, 1, 0, 0]), float(h[0, 0, 0])) if uniform else (0.0, 0.0)
-        ws = _Workspace(B, self.H, self.W, device)
+        ws = self._ws
+        if ws is None or (ws.B, ws.device) != (B, device):
+            ws = self._ws = _Workspace(B, self.H, self.W, device)
         two_beta = torch.zeros((), device=device)
         real = self.to_layout(torch.ones(1, self.L1 * self.L2, device=device), dtype=torch.bool)
         padded = (2 * self.H, 2 * self.W) != (self.L1, self.L2)
@@ -322,7 +342,7 @@ class _Workspace:
     """Buffers reused across sweeps (allocating per step is slow: fresh pages fault)."""
 
     def __init__(self, B: int, H: int, W: int, device):
-        self.B = B
+        self.B, self.device = B, device
         n = 2 * B * H * W
         self.words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
         self.r = self.words.view(torch.int16)[:n].view(2, B, H, W)
@@ -404,9 +424,8 @@ def _add_shifted(acc: torch.Tensor, src: torch.Tensor, di: int, dj: int) -> None
 def _table_update(out, table, ws) -> None:
     """Uniform lattice: ``out = table[(n + 4)/2 · R + r]`` with ``n = ws.acc`` the neighbour
     sums and ``r = r16 + 2¹⁵``, i.e. index ``n·R/2 + r16 + 2R + 2¹⁵``; shapes ``(2, B, H, W)``."""
-    ws.idx.copy_(ws.acc)
-    ws.idx.mul_(_R // 2).add_(2 * _R + _OFF)
-    ws.idx.add_(ws.r)
+    ws.idx.copy_(ws.r)
+    ws.idx.add_(ws.acc, alpha=_R // 2).add_(2 * _R + _OFF)
     torch.index_select(table, 0, ws.idx.view(-1), out=out.view(-1))
 
 
