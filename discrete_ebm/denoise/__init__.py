@@ -1,1 +1,46 @@
-"""Denoising and inpainting of binary images with Ising or RBM priors (issue 6)."""
+"""Denoising and inpainting of binary images with Ising or RBM priors.
+
+Flip noise of rate ``p`` adds a spin field ``½ log((1 − p)/p)`` toward each observed pixel to
+the prior, so the posterior is again an Ising model (or an RBM with shifted visible bias) and
+is sampled with the library's samplers, one chain per image:
+
+- ``posterior(prior, noisy, p, observed=None)``: the posterior model (batched fields);
+- ``mpm``, ``anneal_map``, ``icm``: the estimators; ``denoise`` runs them in one call;
+- ``estimate_flip_rate``: EM estimate of ``p`` when it is not known;
+- ``lattice_prior``, ``fit_offset_ising``, ``fit_rbm``, ``pretrained_prior``: the priors.
+"""
+
+from .estimators import Estimate, anneal_map, icm, mpm
+from .noise import estimate_flip_rate, expected_flip_fraction
+from .pipeline import ESTIMATORS, denoise
+from .posterior import FieldPosterior, flip_log_odds, observation_field, posterior, replicate
+from .priors import (
+    fit_offset_ising,
+    fit_rbm,
+    lattice_prior,
+    load_prior,
+    pretrained_prior,
+    save_prior,
+)
+
+__all__ = [
+    "ESTIMATORS",
+    "Estimate",
+    "FieldPosterior",
+    "anneal_map",
+    "denoise",
+    "estimate_flip_rate",
+    "expected_flip_fraction",
+    "fit_offset_ising",
+    "fit_rbm",
+    "flip_log_odds",
+    "icm",
+    "lattice_prior",
+    "load_prior",
+    "mpm",
+    "observation_field",
+    "posterior",
+    "pretrained_prior",
+    "replicate",
+    "save_prior",
+]

@@ -229,6 +229,7 @@ def load_prior(path: str | os.PathLike, *, shape: tuple[int, int] | None = None)
                 float(f["radius"]),
                 torch.from_numpy(f["couplings"]).float(),
                 float(f["bias"]),
+                boundary=float(f["boundary"]) if "boundary" in f.files else 0.0,
             )
             return model.for_shape(shape) if shape is not None and tuple(shape) != stored else model
         if kind == "rbm":
