@@ -174,6 +174,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sample-steps", type=int, default=500, help="MALA steps for the samples (default 500)"
     )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
+    )
     add_common_arguments(p, default_out="runs/continuous")
     p.set_defaults(func=run)
 
