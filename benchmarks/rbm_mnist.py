@@ -154,8 +154,10 @@ def train_rbm_pcd(args, data, g) -> tuple[RBM, list[float]]:
 
 
 def train_rbm_ed(args, data, g) -> tuple[RBM, list[float]]:
-    rbm = RBM(N_VIS, N_HID, generator=g).init_from_data(data.train.tensor())
-    obj = BernoulliED(epsilon=args.ed_epsilon, n_negatives=args.ed_negatives, w=1.0)
+    rbm = RBM(N_VIS, N_HID, generator=g)
+    if args.ed_init == "data":
+        rbm.init_from_data(data.train.tensor())
+    obj = BernoulliED(epsilon=args.ed_epsilon, n_negatives=args.ed_negatives, w=args.ed_w)
     loader = data.train.loader(BATCH, generator=torch.Generator().manual_seed(args.seed + 1))
     secs = []
 
@@ -266,6 +268,14 @@ def main(argv=None) -> int:
     p.add_argument("--ed-epsilon", type=float, default=0.01)
     p.add_argument("--ed-negatives", type=int, default=8)
     p.add_argument("--ed-lr", type=float, default=1e-3, help="Adam rate of ED")
+    p.add_argument("--ed-w", type=float, default=1.0, help="ED stabiliser w")
+    p.add_argument(
+        "--ed-init",
+        choices=["data", "zero"],
+        default="zero",
+        help="ED start: visible bias at the data marginals or zero (the marginal start makes "
+        "every Bernoulli negative far worse than the data, so the loss saturates at log w)",
+    )
     p.add_argument("--epochs-dbm", type=int, default=1)
     p.add_argument("--dbm-pretrain-epochs", type=int, default=1)
     p.add_argument("--dbm-lr", type=float, default=0.005)

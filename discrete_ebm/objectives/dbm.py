@@ -160,7 +160,8 @@ def greedy_pretrain(
     Layer ``l``'s RBM has weights ``W_l``; its upward input is doubled unless it is the top
     RBM and its downward input is doubled unless it is the bottom one (each middle DBM
     layer gets input from both neighbours). Plain SGD on the CD-1 statistics
-    ``⟨x hᵀ⟩_data − ⟨x hᵀ⟩_recon``. The next RBM is trained on binary samples of the
+    ``⟨x hᵀ⟩_data − ⟨x hᵀ⟩_recon``, visible biases starting at the logits of the input
+    marginals. The next RBM is trained on binary samples of the
     layer below. The DBM's weights are set to the RBMs' and each layer's bias to the
     average of the biases it had in its (at most two) RBMs. Returns the mean squared
     reconstruction error of each RBM's last epoch.
@@ -178,7 +179,9 @@ def greedy_pretrain(
             up = 1.0 if l == L - 1 else 2.0
             down = 1.0 if l == 0 else 2.0
             W = dbm.weights[l].detach().clone()
-            b = torch.zeros(dbm.layer_sizes[l], dtype=dbm.dtype, device=dbm.device)
+            # visible-side bias starts at the logit of the layer's input marginals
+            m = x.mean(0).clamp(1e-3, 1 - 1e-3)
+            b = torch.log(m) - torch.log1p(-m)
             c = torch.zeros(dbm.layer_sizes[l + 1], dtype=dbm.dtype, device=dbm.device)
             err = 0.0
             for _ in range(epochs):
