@@ -12,7 +12,8 @@ alike) for
   ``jax.vmap`` over chains and ``jax.jit``; its JIT compile time is excluded (one warm-up
   call with the same shapes before timing) and reported as ``thrml_compile_seconds``;
 
-and the ratios ``ours / thrml`` and ``ours / naive_torch`` from the same run. Also reports
+and the ratios ``ours / thrml`` and ``ours / naive_torch`` from the same run; ``cpu_time``
+repeats the figures per ns of process CPU time (robust to a shared machine). Also reports
 the raw throughput of ``torch.rand`` (float32) and of ``random_`` (bytes), the two ways to
 draw the randomness. thrml is optional (``pip install thrml``); without it its entries are
 ``null``.
@@ -150,14 +151,24 @@ def measure(L: int, chains: int, sweeps: int, repeats: int, seed: int, progress)
     for fn in runs.values():  # warm-up (first-touch of buffers, caches)
         fn()
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
             progress.update(1)
     res = {k: round(n_upd / statistics.median(v) / 1e9, 4) for k, v in times.items()}
     res.setdefault("thrml", None)
+    # per ns of process CPU time: insensitive to how much of a core a shared machine gave us
+    res["cpu_time"] = {k: round(n_upd / statistics.median(v) / 1e9, 4) for k, v in cpu.items()}
+    res["cpu_time"]["ours_over_thrml"] = (
+        round(res["cpu_time"]["ours"] / res["cpu_time"]["thrml"], 2) if "thrml" in cpu else None
+    )
+    res["cpu_time"]["ours_over_naive_torch"] = round(
+        res["cpu_time"]["ours"] / res["cpu_time"]["naive_torch"], 2
+    )
     res["ours_over_thrml"] = round(res["ours"] / res["thrml"], 2) if res["thrml"] else None
     res["ours_over_naive_torch"] = round(res["ours"] / res["naive_torch"], 2)
     res["ours_over_naive_numpy"] = round(res["ours"] / res["naive_numpy"], 2)

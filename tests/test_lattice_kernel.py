@@ -263,8 +263,9 @@ def reference_sweeps(
 ) -> tuple[torch.Tensor, int]:
     """Heat-bath checkerboard sweeps written directly on the (B, d) states, consuming the
     generator exactly as the kernel does: per colour, one ``random_`` fill of
-    ``2·B·H·W`` int16 values (sublattice slot, chain, cell), then per slot a float64 uniform
-    for each tie in (chain, cell) order. ``P(+1) = σ(2βφ)`` via ``r < ⌊2¹⁶σ⌋`` / tie rule."""
+    ``2·B·H·W`` int16 values (sublattice slot, chain, cell), then one float64 uniform per
+    tie in (slot, chain, cell) order. ``P(+1) = σ(2βφ)`` via ``r < ⌊2¹⁶σ⌋`` and the tie rule.
+    Returns the states and the number of ties."""
     L1, L2 = m.lattice_shape
     H, W = (L1 + 1) // 2, (L2 + 1) // 2
     B = x.shape[0]
@@ -280,6 +281,7 @@ def reference_sweeps(
             r = words.view(torch.int16)[:n].view(2, B, H, W).long() + (1 << 15)
             phi = m.double().local_fields(x.double())
             new = x.clone()
+            pending = []  # ties of this colour, slot by slot, each in (chain, cell) order
             for slot in range(2):
                 q = ORDER[2 * colour + slot]
                 sites = torch.nonzero(q_of == q).squeeze(1)  # row-major = (i, j) order
@@ -288,15 +290,17 @@ def reference_sweeps(
                 rs = r[slot][:, rows[sites] // 2, cols[sites] // 2]  # (B, n_sites)
                 T = torch.sigmoid(2 * beta * phi[:, sites]) * R
                 K = torch.floor(T)
-                dec = torch.where(rs < K, 1.0, 0.0)
-                tie = rs == K
-                if tie.any():
-                    n_ties += int(tie.sum())
-                    b_idx, s_idx = tie.nonzero(as_tuple=True)  # chain-major, then cell order
-                    u = torch.rand(b_idx.numel(), generator=g, dtype=torch.float64)
-                    frac = (T[b_idx, s_idx] - K[b_idx, s_idx]).clamp(0, 1)
-                    dec[b_idx, s_idx] = (u < frac).to(dec.dtype)
-                new[:, sites] = dec.to(x.dtype)
+                new[:, sites] = (rs < K).to(x.dtype)
+                b_idx, s_idx = (rs == K).nonzero(as_tuple=True)
+                frac = (T[b_idx, s_idx] - K[b_idx, s_idx]).clamp(0, 1)
+                pending.append((b_idx, sites[s_idx], frac))
+            b_all = torch.cat([p[0] for p in pending])
+            if b_all.numel():
+                n_ties += b_all.numel()
+                u = torch.rand(b_all.numel(), generator=g, dtype=torch.float64)
+                new[b_all, torch.cat([p[1] for p in pending])] = (
+                    u < torch.cat([p[2] for p in pending])
+                ).to(x.dtype)
             x = new
     return x, n_ties
 

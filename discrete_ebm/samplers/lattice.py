@@ -195,12 +195,16 @@ class LatticeKernel:
             self._params = p = (str(device), w.clone(), h.clone(), *self.parameters_now(device))
         return p[3:]
 
-    def _table(self, beta: float, coupling: float, field: float, device) -> torch.Tensor:
+    def _table(self, beta: float, coupling: float, field: float, device) -> tuple:
+        """``(decision_table, frac)`` for one β (cached): ``frac[k] = T_k − ⌊T_k⌋`` is the
+        probability that a tie at neighbour sum ``n = 2k − 4`` becomes ``+1``."""
         key = (beta, coupling, field, str(device))
         if key not in self._tables:
             if len(self._tables) > 4:
                 self._tables.clear()
-            self._tables[key] = decision_table(beta, coupling, field, device)
+            n = torch.arange(-4, 5, 2, dtype=torch.float64, device=device)
+            T = torch.sigmoid(2.0 * beta * (coupling * n + field)) * _R
+            self._tables[key] = (decision_table(beta, coupling, field, device), T - T.floor())
         return self._tables[key]
 
     # --------------------------------------------------------------- layouts
@@ -275,7 +279,9 @@ class LatticeKernel:
         flips = torch.zeros((), dtype=torch.int64, device=device)
         trace = []
         for t, beta in enumerate(betas):
-            table = self._table(float(beta), coupling, field, device) if uniform else None
+            table, fracs = (
+                self._table(float(beta), coupling, field, device) if uniform else (None, None)
+            )
             two_beta.fill_(2.0 * beta)
             for colour in (BLACK, WHITE):
                 part = slice(2 * colour, 2 * colour + 2)  # this colour's two sublattices
@@ -296,7 +302,7 @@ class LatticeKernel:
                     torch.where(mask[part], Sc, ws.new, out=Sc)
                 if padded:  # padding sites: fixed at +1 (no ties, no random draws)
                     Sc.masked_fill_(pad[part], 1)
-                self._resolve_ties(S, colour, J, h, float(beta), generator, ws)
+                self._resolve_ties(S, colour, J, h, float(beta), generator, ws, fracs)
                 if count_flips:
                     torch.ne(Sc, ws.old, out=ws.flipmask)
                     ws.flipmask.logical_and_(real[part])
@@ -310,32 +316,58 @@ class LatticeKernel:
         flip_rate = float(flips) / n if count_flips else None
         return out, {"flip_rate": flip_rate, "energy_trace": trace}
 
-    def _resolve_ties(self, S, colour, J, h, beta, generator, ws) -> None:
-        """Exact draw at the sites the integer comparison left undecided (spin value 0)."""
-        H, W = self.H, self.W
+    def _resolve_ties(self, S, colour, J, h, beta, generator, ws, fracs=None) -> None:
+        """Exact draw at the sites the integer comparison left undecided (spin value 0).
+
+        Ties are located row by row (a row minimum of ``|s|``), then all ties of the colour
+        are resolved at once with flat gathers: ``P(+1 | tie) = clamp(T − r, 0, 1)`` with
+        ``T = R σ(2βφ)`` in float64; one float64 uniform per tie in (slot, chain, cell) order.
+        On the uniform (table) path ``T − ⌊T⌋`` depends only on the neighbour sum, still in
+        ``ws.acc``: ``fracs`` holds its five values.
+        """
+        H, W, B = self.H, self.W, ws.B
         Sc = S[2 * colour : 2 * colour + 2]
-        torch.abs(Sc, out=ws.acc)
-        torch.amin(ws.acc.view(-1, W), 1, out=ws.rowmin)
+        torch.abs(Sc, out=ws.mag)
+        torch.amin(ws.mag.view(-1, W), 1, out=ws.rowmin)
         rows = (ws.rowmin == 0).nonzero().squeeze(1)  # rows (slot, b, i) holding a tie: few
         if rows.numel() == 0:
             return
-        rr, j = (ws.acc.view(-1, W).index_select(0, rows) == 0).nonzero(as_tuple=True)
-        row = rows[rr]
-        slot, b, i = row // (ws.B * H), row // H % ws.B, row % H
-        for sl in range(2):
-            sel = slot == sl
-            if not bool(sel.any()):
-                continue
-            q = ORDER[2 * colour + sl]
-            bb, ii, jj = b[sel], i[sel], j[sel]
-            phi = h[q][ii, jj].double()
-            for k, (q2, di, dj) in enumerate(NEIGHBOURS[q]):
-                s = S[POS[q2]][bb, (ii + di) % H, (jj + dj) % W].double()
-                phi = phi + J[q, k][ii, jj].double() * s
-            T = torch.sigmoid(2.0 * beta * phi) * _R
-            frac = (T - (ws.r[sl][bb, ii, jj].double() + _OFF)).clamp_(0.0, 1.0)
+        rr, j = (ws.mag.view(-1, W).index_select(0, rows) == 0).nonzero(as_tuple=True)
+        row = rows[rr]  # (slot·B + b)·H + i
+        flat = row * W + j
+        if fracs is not None:
+            frac = fracs[(ws.acc.view(-1)[flat].long() + 4) // 2]
             u = torch.rand(frac.shape, generator=generator, device=S.device, dtype=torch.float64)
-            Sc[sl][bb, ii, jj] = torch.where(u < frac, 1, -1).to(torch.int8)
+            Sc.view(-1)[flat] = torch.where(u < frac, 1, -1).to(torch.int8)
+            return
+        slot, b, i = row // (B * H), row // H % B, row % H
+        q, pos2, di, dj = self._tie_table(colour, S.device)
+        q, pos2, di, dj = q[slot], pos2[slot], di[slot], dj[slot]  # (n,), (n, 4) ...
+        ii = (i[:, None] + di) % H
+        jj = (j[:, None] + dj) % W
+        s_nb = S.view(-1)[((pos2 * B + b[:, None]) * H + ii) * W + jj].double()
+        k4 = torch.arange(4, device=S.device)
+        J_nb = J.reshape(-1)[((q[:, None] * 4 + k4) * H + i[:, None]) * W + j[:, None]].double()
+        phi = (J_nb * s_nb).sum(1) + h.reshape(-1)[(q * H + i) * W + j].double()
+        T = torch.sigmoid(2.0 * beta * phi) * _R
+        frac = (T - (ws.r.reshape(-1)[flat].double() + _OFF)).clamp_(0.0, 1.0)
+        u = torch.rand(frac.shape, generator=generator, device=S.device, dtype=torch.float64)
+        Sc.view(-1)[flat] = torch.where(u < frac, 1, -1).to(torch.int8)
+
+    def _tie_table(self, colour: int, device):
+        """Per slot of ``colour``: sublattice ``q (2,)`` and, per direction, the neighbour's
+        storage position and cell shift ``(2, 4)`` each."""
+        key = (colour, str(device))
+        if key not in self._dev_cache:
+            qs = [ORDER[2 * colour + slot] for slot in range(2)]
+            nb = torch.tensor([[[POS[q2], di, dj] for q2, di, dj in NEIGHBOURS[q]] for q in qs])
+            self._dev_cache[key] = (
+                torch.tensor(qs, device=device),
+                nb[..., 0].to(device),
+                nb[..., 1].to(device),
+                nb[..., 2].to(device),
+            )
+        return self._dev_cache[key]
 
 
 class _Workspace:
@@ -349,6 +381,7 @@ class _Workspace:
         self.rowmin = torch.empty(2 * B * H, dtype=torch.int8, device=device)
         self.shift = [torch.empty(B, H, W, dtype=torch.int8, device=device) for _ in range(4)]
         self.acc = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
+        self.mag = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
         self.lo = torch.empty(B, H, W, dtype=torch.int8, device=device)
         self.new = torch.empty(2, B, H, W, dtype=torch.int8, device=device)
         self.idx = torch.empty(2, B, H, W, dtype=torch.int32, device=device)
