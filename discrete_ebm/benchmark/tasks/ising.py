@@ -43,21 +43,22 @@ class IsingTask:
         D, sigma = (8, 0.2) if suite == "full" else (5, 0.2) if suite == "quick" else (3, 0.2)
         steps = {"tiny": 8, "quick": 300, "full": 2000}[suite]
         seeds = [0, 1, 2] if suite == "full" else [0]
+        settings = {
+            "D": D,
+            "sigma": sigma,
+            "n_samples": 200 if suite == "tiny" else 2000,
+            "sweeps": 20 if suite == "tiny" else 1000,
+            "steps": steps,
+        }
         return [
-            Cell(
-                self.name,
-                "discrete",
-                o,
-                s,
-                {"D": D, "sigma": sigma, "n_samples": 2000, "steps": steps},
-            )
-            for s in seeds
-            for o in OBJECTIVES
+            Cell(self.name, "discrete", o, s, dict(settings)) for s in seeds for o in OBJECTIVES
         ]
 
     def run(self, cell: Cell, *, progress: bool = False) -> CellResult:
         st = cell.settings
-        truth, data = lattice_data(st["D"], st["sigma"], st["n_samples"], seed=100 + cell.seed)
+        truth, data = lattice_data(
+            st["D"], st["sigma"], st["n_samples"], seed=100 + cell.seed, sweeps=st["sweeps"]
+        )
         d = truth.dim
         torch.manual_seed(cell.seed)
         gen = torch.Generator().manual_seed(cell.seed)
@@ -79,7 +80,7 @@ class IsingTask:
             objective,
             data,
             steps=st["steps"],
-            n_evals=5,
+            n_evals=2 if st["steps"] < 50 else 5,
             evaluate=evaluate,
             lr=1e-2,
             batch_size=256,

@@ -40,12 +40,12 @@ BITS, X_RANGE = 16, 4.0
 # evaluation sizes: samples, Langevin steps, Gibbs sweeps, AIS chains and temperatures, grid
 EVAL = {
     "tiny": {
-        "n": 100,
-        "langevin_steps": 10,
-        "gibbs_sweeps": 2,
+        "n": 50,
+        "langevin_steps": 5,
+        "gibbs_sweeps": 1,
         "ais_chains": 4,
-        "ais_betas": 10,
-        "grid": 40,
+        "ais_betas": 4,
+        "grid": 20,
     },
     "quick": {
         "n": 1000,
@@ -93,7 +93,13 @@ class Toy2DTask:
             return []
         seeds = [0, 1, 2] if suite == "full" else [0]
         steps = {"tiny": 8, "quick": 300, "full": 2000}[suite]
-        settings = {"density": self.density, "steps": steps, "eval": EVAL[suite]}
+        settings = {
+            "density": self.density,
+            "steps": steps,
+            "n_train": 2000 if suite == "tiny" else 20_000,
+            "n_evals": 2 if suite == "tiny" else 4,
+            "eval": EVAL[suite],
+        }
         out = []
         for seed in seeds:
             out += [Cell(self.name, "continuous", o, seed, dict(settings)) for o in CONTINUOUS]
@@ -102,23 +108,24 @@ class Toy2DTask:
 
     # ------------------------------------------------------------------ data
     @staticmethod
-    def _data(density: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        train = sample_toy(density, 20_000, seed)
+    def _data(density: str, seed: int, n_train: int) -> tuple[torch.Tensor, torch.Tensor]:
+        train = sample_toy(density, n_train, seed)
         test = sample_toy(density, 1_000, 10_000 + seed)
         return train, test
 
     def run(self, cell: Cell, *, progress: bool = False) -> CellResult:
         torch.manual_seed(cell.seed)
-        train, test = self._data(cell.settings["density"], cell.seed)
+        train, test = self._data(cell.settings["density"], cell.seed, cell.settings["n_train"])
         gen = torch.Generator().manual_seed(cell.seed)
         steps = int(cell.settings["steps"])
         ev = cell.settings["eval"]
+        n_evals = cell.settings["n_evals"]
         if cell.view == "continuous":
-            return self._run_continuous(cell.objective, train, test, steps, gen, ev)
-        return self._run_discrete(cell.objective, train, test, steps, gen, ev)
+            return self._run_continuous(cell.objective, train, test, steps, gen, ev, n_evals)
+        return self._run_discrete(cell.objective, train, test, steps, gen, ev, n_evals)
 
     # ------------------------------------------------------------ continuous
-    def _run_continuous(self, name, train, test, steps, gen, ev) -> CellResult:
+    def _run_continuous(self, name, train, test, steps, gen, ev, n_evals) -> CellResult:
         model = MLPEnergy(2, (64, 64), "silu")
         objective = {
             "gaussian-ed": lambda: GaussianED(t=0.05, n_negatives=16),
@@ -148,7 +155,7 @@ class Toy2DTask:
             objective,
             train,
             steps=steps,
-            n_evals=4,
+            n_evals=n_evals,
             evaluate=evaluate,
             lr=1e-3,
             batch_size=256,
@@ -156,7 +163,7 @@ class Toy2DTask:
         )
 
     # -------------------------------------------------------------- discrete
-    def _run_discrete(self, name, train, test, steps, gen, ev) -> CellResult:
+    def _run_discrete(self, name, train, test, steps, gen, ev, n_evals) -> CellResult:
         codes = encode_gray(train.double(), BITS, x_range=X_RANGE).float()
         test_codes = encode_gray(test.double(), BITS, x_range=X_RANGE).float()
         model = MLPEnergy(2 * BITS, (64, 64), "silu", binary=True)
@@ -182,7 +189,7 @@ class Toy2DTask:
             objective,
             codes,
             steps=steps,
-            n_evals=4,
+            n_evals=n_evals,
             evaluate=evaluate,
             lr=1e-3,
             batch_size=256,
