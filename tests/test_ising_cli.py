@@ -67,7 +67,7 @@ def test_objectives_on_saved_data(tmp_path, objective):
     assert result["objective"] == objective and result["settings"]["data"].endswith("data.npz")
     assert result["rmse"] is not None and math.isfinite(result["rmse"])
     if objective == "pl":
-        assert result["settings"]["l1"] == pytest.approx(0.01 / 16)
+        assert result["settings"]["l1"] == pytest.approx(0.001)
 
 
 def test_data_without_truth_and_bad_arguments(tmp_path):
