@@ -272,7 +272,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--ed-init",
         choices=["data", "zero"],
-        default="zero",
+        default="data",
         help="ED start: visible bias at the data marginals or zero (the marginal start makes "
         "every Bernoulli negative far worse than the data, so the loss saturates at log w)",
     )
