@@ -6,7 +6,9 @@
    same network (its Euler–Maruyama update with noise_scale 1 is the same
    ``x − η∇U + √(2η)ξ``), and a plain autograd loop. Variants run interleaved, round after round;
    figures are medians over rounds and ratios are medians of per-round ratios (so a busy
-   machine slows both sides of a ratio alike).
+   machine slows both sides of a ratio alike). Each figure is given per wall-clock second
+   and per process-CPU second (``cpu_*``; with ``--threads 1`` the fair figure on a
+   machine shared with other jobs).
 2. Sliced score matching training throughput (samples per second of loss + backward +
    Adam step) on the same network, ours vs torchebm's ``SlicedScoreMatching`` (Rademacher
    projections), same batch and number of projections.
@@ -64,6 +66,23 @@ def _median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b))
 
 
+def _time_interleaved(variants: dict, work: int, rounds: int) -> tuple[dict, dict]:
+    """Run every variant once (warm-up), then ``rounds`` rounds of all variants in turn.
+    Returns work per wall-clock second and work per process-CPU second, per variant and
+    round (with one thread the CPU figure ignores time other processes took from us)."""
+    wall: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
+    for f in variants.values():
+        f()
+    for _ in range(rounds):
+        for k, f in variants.items():
+            t, c = time.perf_counter(), time.process_time()
+            f()
+            wall[k].append(work / (time.perf_counter() - t))
+            cpu[k].append(work / max(time.process_time() - c, 1e-9))
+    return wall, cpu
+
+
 def langevin_throughput(n_chains: int, n_steps: int, rounds: int, seed: int) -> dict:
     torch.manual_seed(seed)
     net = MLPEnergy(2, (128, 128), "silu")
@@ -96,26 +115,22 @@ def langevin_throughput(n_chains: int, n_steps: int, rounds: int, seed: int) -> 
         variants["torchebm"] = lambda: theirs.sample(x=x0.clone(), n_steps=n_steps, generator=gen)
     except ImportError:
         pass
-    rates: dict[str, list[float]] = {k: [] for k in variants}
-    for f in variants.values():  # warm-up
-        f()
-    for _ in range(rounds):
-        for k, f in variants.items():
-            t = time.perf_counter()
-            f()
-            rates[k].append(n_chains * n_steps / (time.perf_counter() - t))
-    out = {
+    wall, cpu = _time_interleaved(variants, n_chains * n_steps, rounds)
+    base = "torchebm" if "torchebm" in wall else "plain_autograd"
+    return {
         "n_chains": n_chains,
         "n_steps": n_steps,
         "rounds": rounds,
-        "chain_steps_per_s_millions": {k: statistics.median(v) / 1e6 for k, v in rates.items()},
+        "baseline": base,
+        "chain_steps_per_s_millions": {k: statistics.median(v) / 1e6 for k, v in wall.items()},
+        "ratio_vs_baseline": {
+            k: _median_ratio(v, wall[base]) for k, v in wall.items() if k != base
+        },
+        "cpu_chain_steps_per_s_millions": {k: statistics.median(v) / 1e6 for k, v in cpu.items()},
+        "cpu_ratio_vs_baseline": {
+            k: _median_ratio(v, cpu[base]) for k, v in cpu.items() if k != base
+        },
     }
-    base = "torchebm" if "torchebm" in rates else "plain_autograd"
-    out["baseline"] = base
-    out["ratio_vs_baseline"] = {
-        k: _median_ratio(v, rates[base]) for k, v in rates.items() if k != base
-    }
-    return out
 
 
 def ssm_throughput(batch: int, n_projections: int, n_steps: int, rounds: int, seed: int) -> dict:
@@ -149,21 +164,16 @@ def ssm_throughput(batch: int, n_projections: int, n_steps: int, rounds: int, se
         variants["torchebm"] = theirs
     except ImportError:
         pass
-    rates: dict[str, list[float]] = {k: [] for k in variants}
-    for f in variants.values():
-        f()
-    for _ in range(rounds):
-        for k, f in variants.items():
-            t = time.perf_counter()
-            f()
-            rates[k].append(batch * n_steps / (time.perf_counter() - t))
+    wall, cpu = _time_interleaved(variants, batch * n_steps, rounds)
     out = {
         "batch": batch,
         "n_projections": n_projections,
-        "samples_per_s": {k: statistics.median(v) for k, v in rates.items()},
+        "samples_per_s": {k: statistics.median(v) for k, v in wall.items()},
+        "cpu_samples_per_s": {k: statistics.median(v) for k, v in cpu.items()},
     }
-    if "torchebm" in rates:
-        out["ratio_vs_torchebm"] = _median_ratio(rates["ours"], rates["torchebm"])
+    if "torchebm" in wall:
+        out["ratio_vs_torchebm"] = _median_ratio(wall["ours"], wall["torchebm"])
+        out["cpu_ratio_vs_torchebm"] = _median_ratio(cpu["ours"], cpu["torchebm"])
     return out
 
 
@@ -188,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     p.add_argument("--chains", type=int, default=10_000, help="Langevin chains (default 10000)")
-    p.add_argument("--langevin-steps", type=int, default=20, help="Langevin steps per timed run")
-    p.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
+    p.add_argument("--langevin-steps", type=int, default=10, help="Langevin steps per timed run")
+    p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds (default 15)")
     p.add_argument("--ssm-batch", type=int, default=1024, help="SSM batch size (default 1024)")
     p.add_argument("--densities", nargs="+", default=["8gaussians", "checkerboard", "moons"])
     p.add_argument("--train-steps", type=int, default=1000, help="training steps per objective")
