@@ -15,7 +15,8 @@ from discrete_ebm.data.ising import benchmark_rmse
 
 def _run(tmp_path, *extra):
     out = tmp_path / "run"
-    args = ["ising", "--lattice", "4", "--samples", "300", "--sweeps", "30", "--steps", "40"]
+    args = ["ising", "--lattice", "4", "--sigma", "0.2", "--samples", "300", "--sweeps", "30"]
+    args += ["--steps", "40"]
     code = main([*args, "--out", str(out), "--quiet", *extra])
     assert code == 0
     return out
