@@ -100,8 +100,8 @@ class SlicedScoreMatching(Objective):
         """Random directions of shape ``shape`` with ``E[vvᵀ] = I``."""
         if self.distribution == "gaussian":
             return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
-        r = torch.randint(0, 2, shape, generator=generator, device=like.device)
-        return (2 * r - 1).to(like.dtype)
+        r = torch.randint(0, 2, shape, generator=generator, device=like.device, dtype=like.dtype)
+        return r.mul_(2.0).sub_(1.0)
 
     def loss(
         self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
