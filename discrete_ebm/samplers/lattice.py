@@ -2,20 +2,21 @@
 
 Layout. Site ``(r, c)`` of an ``L1 × L2`` lattice (index ``r·L2 + c``) with ``r = 2i + a``,
 ``c = 2j + b`` lives in sublattice ``q = 2a + b`` at cell ``(i, j)``: the state is one int8
-tensor ``S (4, B, H, W)`` of spins ``±1`` with ``H = ⌈L1/2⌉``, ``W = ⌈L2/2⌉``. Colour
-``(r + c) mod 2`` is ``{q = 0, 3}`` (black) or ``{1, 2}`` (white); every neighbour of a site
-lies in a sublattice of the other colour, shifted by at most one cell, so a colour update
-reads four aligned arrays and writes its own two sublattices in place: no masking, and each
-colour is computed on its own half of the lattice. Open lattices with odd sides are padded to
-even sides with dummy sites of zero coupling.
+tensor ``S (4, B, H, W)`` of spins ``±1`` with ``H = ⌈L1/2⌉``, ``W = ⌈L2/2⌉``, sublattices
+stored in the order ``ORDER = (0, 3, 1, 2)``. Colour ``(r + c) mod 2`` is ``{q = 0, 3}``
+(black, ``S[0:2]``) or ``{1, 2}`` (white, ``S[2:4]``); every neighbour of a site lies in a
+sublattice of the other colour, shifted by at most one cell, so a colour update reads aligned
+arrays and writes its own contiguous half in place: no masking, each colour computed on its
+own half of the lattice. Open lattices with odd sides are padded to even sides with dummy
+sites of zero coupling, held at ``+1``.
 
 Update. With ``φ = Σ_k J_k s_k + h`` (the model's current per-edge couplings, laid out as
 ``J (4, 4, H, W)`` by sublattice and direction) the heat-bath rule is
 ``P(s = +1) = p = σ(2βφ)``. It is drawn from one random 16-bit integer ``r ∈ [0, 2¹⁶)`` per
 site: with ``T = 2¹⁶ p`` the site becomes ``+1`` if ``r < ⌊T⌋``, ``−1`` if ``r > ⌊T⌋``, and
 on a tie (``r = ⌊T⌋``, probability ``2⁻¹⁶``) ``+1`` with probability ``T − ⌊T⌋`` (a float64
-uniform, computed in float64). So ``P(+1) = ⌊T⌋/2¹⁶ + (T − ⌊T⌋)/2¹⁶ = p`` exactly (up to
-float64 rounding): no quantisation error, at 16 random bits per update instead of 32.
+uniform, ``T`` computed in float64). So ``P(+1) = ⌊T⌋/2¹⁶ + (T − ⌊T⌋)/2¹⁶ = p`` exactly (up
+to float64 rounding): no quantisation error, at 16 random bits per update instead of 32.
 
 - Uniform periodic lattices (one coupling ``J``, one field ``h``): ``φ`` depends only on the
   neighbour sum ``n ∈ {−4, −2, 0, 2, 4}``, so the decision is a lookup
@@ -27,9 +28,10 @@ float64 rounding): no quantisation error, at 16 random bits per update instead o
   float rounding only).
 
 Every random bit comes from the caller's ``torch.Generator`` (``random_`` over the full
-64-bit range, viewed as int16), so a run is repeatable; buffers are allocated once per
-``run`` (fresh pages are expensive, so nothing is allocated per sweep on the hot path).
-"""
+64-bit range, viewed as int16), so a run is repeatable. Buffers are allocated once and kept
+by the kernel between calls of the same batch size (fresh pages are expensive: nothing is
+allocated per sweep on the hot path). The kernel is eager PyTorch (vectorised over chains
+and sites, any device); it does not use ``torch.compile``."""
 
 from __future__ import annotations
 
