@@ -86,7 +86,9 @@ def test_exact_score_matching_hessian_trace_on_an_mlp():
     x = gaussian_data(5, 1)
     obj = ScoreMatching()
     loss = obj(m, x)
-    hess = torch.stack([torch.func.hessian(lambda z: m.energy(z[None])[0])(xi) for xi in x])
+    hess = torch.stack(
+        [torch.autograd.functional.hessian(lambda z: m.energy(z[None])[0], xi) for xi in x]
+    )
     g = torch.func.vmap(torch.func.grad(lambda z: m.energy(z[None])[0]))(x)
     ref = (0.5 * (g * g).sum(1) - hess.diagonal(dim1=1, dim2=2).sum(1)).mean()
     torch.testing.assert_close(loss, ref, rtol=1e-10, atol=1e-12)
