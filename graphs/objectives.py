@@ -13,8 +13,11 @@ same for ``x``, ``y`` and ``x'``. The loss is the one of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
+from discrete_ebm._validation import check_probability
 from discrete_ebm.objectives.energy_discrepancy import BernoulliED, GridED
 
 from .convert import fixed_mask, split_state
@@ -32,19 +35,49 @@ class GraphBernoulliED(BernoulliED):
 
     Args:
         max_nodes: ``N`` of the state rows.
-        epsilon: flip probability of every free edge slot.
+        epsilon: flip probability of every free edge slot, or a sequence of them: each data
+            graph then draws its own ε uniformly from the sequence, used for its ``y`` and
+            all its negatives (a multi-scale ED: the average of ED losses with symmetric
+            kernels, each minimised by the data distribution; large ε teaches the energy
+            about graphs far from the data, small ε about the fine structure).
         n_negatives: ``M`` negatives per data graph.
         w: stabiliser.
     """
 
-    def __init__(self, max_nodes: int, epsilon: float = 0.1, n_negatives: int = 32, w: float = 1.0):
-        super().__init__(epsilon, n_negatives, w)
+    def __init__(
+        self,
+        max_nodes: int,
+        epsilon: float | Sequence[float] = 0.1,
+        n_negatives: int = 32,
+        w: float = 1.0,
+    ):
+        eps = [float(e) for e in epsilon] if isinstance(epsilon, Sequence) else [float(epsilon)]
+        if not eps:
+            raise ValueError("epsilon must be a float or a non-empty sequence of floats")
+        for e in eps:
+            check_probability(e, "epsilon")
+        super().__init__(max(eps), n_negatives, w)
+        self.epsilons = eps
         self.max_nodes = int(max_nodes)
+        self._row_eps: torch.Tensor | None = None
+
+    def perturb(self, x, generator=None):
+        """``y``: flips with a per-row ε (drawn here and reused by ``negatives``)."""
+        idx = torch.randint(
+            0, len(self.epsilons), (x.shape[0],), generator=generator, device=x.device
+        )
+        self._row_eps = torch.tensor(self.epsilons, device=x.device, dtype=x.dtype)[idx]
+        return super().perturb(x, generator)
 
     def flips(self, shape, x, generator=None):
-        """Bernoulli(ε) flips restricted to the free edge slots of ``x`` (``(B, d)`` rows)."""
+        """Bernoulli(ε_row) flips restricted to the free edge slots of ``x`` (``(B, d)`` rows)."""
         split_state(x, self.max_nodes)
-        f = super().flips(shape, x, generator)
+        eps = self._row_eps
+        if eps is None or eps.shape[0] != x.shape[0]:
+            eps = x.new_full((x.shape[0],), self.epsilons[0])
+        eps = eps.view(-1, *([1] * (len(shape) - 1)))
+        u = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
+        f = (u < eps).to(x.dtype)
         free = free_coordinates(x, self.max_nodes).to(f.dtype)
         return f * (free if len(shape) == 2 else free.unsqueeze(1))
 

@@ -116,3 +116,25 @@ def test_bad_input():
     x = dense_to_states(torch.zeros(2, N, N), torch.tensor([[True] + [False] * (N - 1)] * 2))
     with pytest.raises(ValueError, match="free edge"):
         GraphGridED(N).perturb(x)
+
+
+def test_multiscale_bernoulli_uses_one_epsilon_per_row():
+    x = _data(300, seed=8)
+    free = free_edge_mask(states_to_dense(x, N)[1])
+    obj = GraphBernoulliED(N, (0.02, 0.9), n_negatives=40)
+    g = torch.Generator().manual_seed(9)
+    y = obj.perturb(x, g)
+    xn = obj.negatives(y, 40, g)
+    eps = obj._row_eps
+    assert set(eps.tolist()) == {0.02, 0.9}
+    # flip frequency of each row's 40 negatives (vs y) over its free slots: with >= 40
+    # Bernoulli draws per row the two scales are > 10 standard deviations apart
+    flips = (xn != y.unsqueeze(1))[:, :, : free.shape[1]].float().sum((1, 2))
+    rate = flips / (40 * free.sum(1))
+    small = eps < 0.5
+    assert float(rate[small].max()) < 0.2 and float(rate[~small].min()) > 0.7
+    _check_valid(y, x)
+    for j in range(3):
+        _check_valid(xn[:, j], x)
+    with pytest.raises(ValueError, match="epsilon"):
+        GraphBernoulliED(N, (0.1, 1.5))
