@@ -140,16 +140,11 @@ class Sampler(abc.ABC):
                 clamp = None
         betas = resolve_beta(beta, n_steps)
 
-        trace = []
-        sums: dict[str, torch.Tensor] = {}
         start = time.perf_counter()
         with torch.no_grad():
-            for t in range(n_steps):
-                x, stats = self.step(x, betas[t], clamp, x0, generator)
-                for k, v in stats.items():
-                    sums[k] = sums.get(k, 0) + v
-                if return_diagnostics and (t + 1) % thin == 0:
-                    trace.append(self._energy(x))
+            x, trace, stats = self.run_chains(
+                x, betas, clamp, x0, generator, thin=thin, record=return_diagnostics
+            )
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         seconds = time.perf_counter() - start
@@ -163,9 +158,36 @@ class Sampler(abc.ABC):
                 "n_steps": n_steps,
                 "steps_per_second": n_steps / seconds if seconds > 0 else float("inf"),
             }
-        for k, v in sums.items():
-            diag[k] = float(v) / max(n_steps, 1)
+        diag.update(stats)
         return x, diag
+
+    def run_chains(
+        self,
+        x: torch.Tensor,
+        betas: list[float],
+        clamp: torch.Tensor | None,
+        x0: torch.Tensor | None,
+        generator: torch.Generator | None,
+        *,
+        thin: int = 1,
+        record: bool = False,
+    ) -> tuple[torch.Tensor, list[torch.Tensor], dict[str, float]]:
+        """Run one ``step`` per value of ``betas`` on the validated states ``x``.
+
+        Returns the final states, the energies recorded every ``thin`` steps (when
+        ``record``) and the per-step statistics averaged over the steps. Samplers with a
+        faster whole-run kernel (the lattice checkerboard) override this.
+        """
+        trace: list[torch.Tensor] = []
+        sums: dict[str, torch.Tensor] = {}
+        for t, beta in enumerate(betas):
+            x, stats = self.step(x, beta, clamp, x0, generator)
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0) + v
+            if record and (t + 1) % thin == 0:
+                trace.append(self._energy(x))
+        n = max(len(betas), 1)
+        return x, trace, {k: float(v) / n for k, v in sums.items()}
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.energy(x)

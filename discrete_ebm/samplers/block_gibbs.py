@@ -14,17 +14,15 @@ model or an explicit ``coloring`` uses the generic colour-block path.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 import torch
 
-from .._validation import check_mask, check_positive_int, check_states
 from ..models.base import EnergyModel
 from ..models.ising import IsingModel
-from .base import Sampler, heat_bath, resolve_beta
+from .base import Sampler, heat_bath
 from .lattice import LatticeKernel, lattice_supported
 
 
@@ -169,81 +167,19 @@ class BlockGibbsSampler(Sampler):
             x[:, sites] = new
         return x, {"flip_rate": flips / x.numel()}
 
-    def sample(
-        self,
-        n_chains: int | None = None,
-        n_steps: int = 1,
-        x0: torch.Tensor | None = None,
-        *,
-        thin: int = 1,
-        clamp: torch.Tensor | None = None,
-        beta: float | Sequence[float] | Callable[[int], float] = 1.0,
-        generator: torch.Generator | None = None,
-        return_diagnostics: bool = False,
-    ):
-        """Run ``n_steps`` sweeps of ``n_chains`` chains (see ``Sampler.sample``).
-
-        Lattice models go through the checkerboard kernel, which keeps the chains in its own
-        int8 sublattice layout for the whole call; the contract is unchanged.
-        """
+    def run_chains(self, x, betas, clamp, x0, generator, *, thin=1, record=False):
+        """Lattice models go through the checkerboard kernel, which keeps the chains in its
+        own int8 sublattice layout for the whole run; others take one ``step`` per sweep."""
         if self.lattice_kernel is None:
-            return super().sample(
-                n_chains,
-                n_steps,
-                x0,
-                thin=thin,
-                clamp=clamp,
-                beta=beta,
-                generator=generator,
-                return_diagnostics=return_diagnostics,
-            )
-        n_steps = check_positive_int(n_steps, "n_steps", allow_zero=True)
-        thin = check_positive_int(thin, "thin")
-        model = self.model
-        if x0 is None:
-            if clamp is not None:
-                raise ValueError(
-                    "clamp needs x0: the clamped coordinates are held at their values in x0"
-                )
-            if n_chains is None:
-                raise ValueError("give n_chains or x0")
-            n_chains = check_positive_int(n_chains, "n_chains")
-            x = self.init_states(n_chains, generator)
-        else:
-            x0 = check_states(x0, model.dim, name="x0", binary=True)
-            if n_chains is not None and n_chains != x0.shape[0]:
-                raise ValueError(f"n_chains={n_chains} does not match x0 with {x0.shape[0]} rows")
-            n_chains = x0.shape[0]
-            x = x0
-        if clamp is not None:
-            clamp = check_mask(clamp, (n_chains, model.dim), name="clamp").to(x.device)
-            if not clamp.any():
-                clamp = None
-        betas = resolve_beta(beta, n_steps)
-        start = time.perf_counter()
-        with torch.no_grad():
-            out, stats = self.lattice_kernel.run(
-                x,
-                betas,
-                clamp=clamp,
-                generator=generator,
-                thin=thin,
-                trace_fn=self._energy if return_diagnostics else None,
-                count_flips=return_diagnostics,
-            )
-        if out.device.type == "cuda":
-            torch.cuda.synchronize(out.device)
-        seconds = time.perf_counter() - start
-        if not return_diagnostics:
-            return out
-        trace = stats["energy_trace"]
-        with torch.no_grad():
-            diag = {
-                "energy": self._energy(out),
-                "energy_trace": torch.stack(trace) if trace else out.new_zeros(0, n_chains),
-                "seconds": seconds,
-                "n_steps": n_steps,
-                "steps_per_second": n_steps / seconds if seconds > 0 else float("inf"),
-                "flip_rate": stats["flip_rate"],
-            }
-        return out, diag
+            return super().run_chains(x, betas, clamp, x0, generator, thin=thin, record=record)
+        out, stats = self.lattice_kernel.run(
+            x,
+            betas,
+            clamp=clamp,
+            generator=generator,
+            thin=thin,
+            trace_fn=self._energy if record else None,
+            count_flips=record,
+        )
+        extra = {"flip_rate": stats["flip_rate"]} if record else {}
+        return out, stats["energy_trace"], extra
