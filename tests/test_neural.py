@@ -42,6 +42,20 @@ def test_mlp_energy_and_grad_matches_autograd(activation):
     assert u.grad_fn is None and grad.grad_fn is None  # no graph built
 
 
+def test_mlp_gradient_in_blocks_equals_one_pass():
+    torch.manual_seed(3)
+    m = MLPEnergy(
+        3, (7, 5), "silu", base=GaussianBase(torch.zeros(3), torch.eye(3)), dtype=torch.float64
+    )
+    x = torch.randn(23, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    u1, g1 = m.energy_and_grad(x)
+    m.grad_chunk_rows = 5  # 23 rows: blocks of 5, 5, 5, 5, 3
+    u2, g2 = m.energy_and_grad(x)
+    torch.testing.assert_close(u2, u1, rtol=0, atol=1e-12)
+    torch.testing.assert_close(g2, g1, rtol=0, atol=1e-12)
+    torch.testing.assert_close(m.grad_energy(x), g1, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("activation", NONSMOOTH_ACTIVATIONS)
 def test_binary_mlp_nonsmooth_grad_matches_autograd(activation):
     torch.manual_seed(2)
