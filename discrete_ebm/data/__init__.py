@@ -1,5 +1,26 @@
-"""Data: synthetic Ising data, images, toy densities; the data directory."""
+"""Data: synthetic Ising data, binary images (MNIST, corruption), 2-D toy densities."""
 
+from .corruption import flip_noise, mask_pixels, pixel_error, salt_and_pepper
+from .images import BinaryImages, MNISTSplits, load_mnist
+from .ising import lattice_benchmark, load_rows, sample_ising
 from .paths import data_dir
+from .toy import decode_gray, encode_gray, log_density, sample_toy, sample_toy_gray
 
-__all__ = ["data_dir"]
+__all__ = [
+    "data_dir",
+    "sample_ising",
+    "lattice_benchmark",
+    "load_rows",
+    "load_mnist",
+    "BinaryImages",
+    "MNISTSplits",
+    "flip_noise",
+    "salt_and_pepper",
+    "mask_pixels",
+    "pixel_error",
+    "sample_toy",
+    "sample_toy_gray",
+    "log_density",
+    "encode_gray",
+    "decode_gray",
+]

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ...evaluation.metrics import coupling_rmse
+from ...data.ising import benchmark_rmse, lattice_benchmark
 from ...models.ising import IsingModel
 from ...objectives.contrastive_divergence import ContrastiveDivergence
 from ...objectives.energy_discrepancy import BernoulliED, GridED
@@ -23,15 +23,6 @@ from ..suite import Cell, CellResult
 from ._train import train_with_evaluations
 
 OBJECTIVES = ("ed-bern", "ed-grid", "pl", "pcd")
-
-
-def lattice_data(
-    D: int, sigma: float, n: int, seed: int, sweeps: int = 1000
-) -> tuple[IsingModel, torch.Tensor]:
-    """The true lattice model and ``n`` samples, each the end of an independent chain."""
-    truth = IsingModel.lattice(D, coupling=2 * sigma)
-    gen = torch.Generator().manual_seed(seed)
-    return truth, BlockGibbsSampler(truth).sample(n, sweeps, generator=gen)
 
 
 class IsingTask:
@@ -56,8 +47,12 @@ class IsingTask:
 
     def run(self, cell: Cell, *, progress: bool = False) -> CellResult:
         st = cell.settings
-        truth, data = lattice_data(
-            st["D"], st["sigma"], st["n_samples"], seed=100 + cell.seed, sweeps=st["sweeps"]
+        data, truth = lattice_benchmark(
+            st["D"],
+            st["sigma"],
+            n_samples=st["n_samples"],
+            n_sweeps=st["sweeps"],
+            generator=torch.Generator().manual_seed(100 + cell.seed),
         )
         d = truth.dim
         torch.manual_seed(cell.seed)
@@ -69,10 +64,10 @@ class IsingTask:
             "pl": PseudoLikelihood,
             "pcd": lambda: ContrastiveDivergence(BlockGibbsSampler(model), k=1, persistent=True),
         }[cell.objective]()
-        J_true = truth.J.detach() / 2
+        J_true = truth.J.detach()
 
         def evaluate() -> dict:
-            rmse = coupling_rmse(model.J / 2, J_true)
+            rmse = benchmark_rmse(model.J.detach(), J_true)
             return {"rmse": rmse, "neg_log_rmse": -math.log(rmse)}
 
         return train_with_evaluations(
