@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cd-steps", type=int, default=None, help="training steps for CD")
     p.add_argument("--sampler", choices=("gwg", "gibbs"), default=d.sampler)
     p.add_argument("--sample-steps", type=int, default=d.sample_steps)
+    p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--out", default=None, help="also write the full per-run results here")
     args = p.parse_args(argv)
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 steps=steps,
                 sampler=args.sampler,
                 sample_steps=args.sample_steps,
+                init=args.init,
                 seed=seed,
                 device="cpu",
             )
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "sampler": args.sampler,
         "sample_steps": args.sample_steps,
+        "init": args.init,
         "methods": summary,
         "train_vs_test_reference": reference,
         "published": {

@@ -41,8 +41,9 @@ class EgoConfig:
     edge sampler ``sampler`` making ``cd_updates`` single-edge updates/proposals per training
     step). ``sampler``/``sample_steps``: the generating chain (``"gibbs"`` single-edge
     heat-bath updates or ``"gwg"`` Gibbs-with-gradients proposals), started from graphs whose
-    free edges are present with probability ``init_density``; the inverse temperature ramps
-    linearly from 1 to ``beta_end``.
+    free edges are present with probability ``init_density`` (``init="noise"``) or from
+    randomly drawn training graphs (``init="data"``, data-initialised chains); the inverse
+    temperature ramps linearly from 1 to ``beta_end``.
     """
 
     objective: str = "ed-bern"
@@ -57,6 +58,7 @@ class EgoConfig:
     n_layers: int = 3
     sampler: str = "gibbs"
     sample_steps: int = 1000
+    init: str = "noise"
     init_density: float = 0.3
     beta_end: float = 1.0
     seed: int = 0
@@ -143,6 +145,9 @@ def run_ego(
     n_gen = len(split.test)
     pick = torch.randint(0, len(counts), (n_gen,), generator=gen)
     node_counts = [counts[i] for i in pick.tolist()]
+    if config.init not in ("noise", "data"):
+        raise ValueError(f"init must be 'noise' or 'data', got {config.init!r}")
+    x0 = data[pick.to(data.device)].clone() if config.init == "data" else None
     betas = np.linspace(1.0, config.beta_end, config.sample_steps).tolist()
     sample_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     start = time.perf_counter()
@@ -155,6 +160,7 @@ def run_ego(
         edge_density=config.init_density,
         beta=betas,
         generator=sample_gen,
+        x0=x0,
     )
     sample_seconds = time.perf_counter() - start
     generated = [nx.convert_node_labels_to_integers(g) for g in generated]

@@ -157,6 +157,7 @@ def sample_graphs(
     generator: torch.Generator | None = None,
     remove_isolated: bool = True,
     return_diagnostics: bool = False,
+    x0: torch.Tensor | None = None,
 ):
     """Generate one graph per entry of ``node_counts`` by MCMC on edges.
 
@@ -170,20 +171,23 @@ def sample_graphs(
         beta: inverse temperature (a float or a schedule of ``n_steps`` values).
         generator: seeds the initial edges and the chains.
         remove_isolated: drop nodes without edges at the end (the Ego-small protocol).
+        x0: start the chains here instead (state rows, e.g. training graphs; their node masks
+            then replace ``node_counts`` and ``edge_density`` is unused).
 
     Returns a list of networkx graphs, and the sampler diagnostics with
     ``return_diagnostics``.
     """
     sampler = EdgeSampler(model, method, n_updates, edge_density=edge_density)
-    with torch.no_grad():
-        x0 = initial_states(
-            node_counts,
-            model.max_nodes,
-            edge_density=edge_density,
-            generator=generator,
-            device=model.device,
-            dtype=model.dtype,
-        )
+    if x0 is None:
+        with torch.no_grad():
+            x0 = initial_states(
+                node_counts,
+                model.max_nodes,
+                edge_density=edge_density,
+                generator=generator,
+                device=model.device,
+                dtype=model.dtype,
+            )
     x, diag = sampler.sample(
         x0=x0, n_steps=n_steps, beta=beta, generator=generator, return_diagnostics=True
     )

@@ -76,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"single-edge proposals/updates per chain (default {d.sample_steps})",
     )
     p.add_argument(
+        "--init",
+        choices=("noise", "data"),
+        default=d.init,
+        help=f"chains start from random graphs or from training graphs (default {d.init})",
+    )
+    p.add_argument(
         "--init-density",
         type=float,
         default=d.init_density,
@@ -128,6 +134,7 @@ def run(args) -> int:
         n_layers=args.layers,
         sampler=args.sampler,
         sample_steps=args.sample_steps,
+        init=args.init,
         init_density=args.init_density,
         beta_end=args.beta_end,
         seed=args.seed,
