@@ -34,31 +34,52 @@ def summarise(data: dict) -> dict:
     return out
 
 
-def winners(data: dict) -> dict:
-    """Per task: the best (view, objective) on the primary metric, and the fastest."""
-    summary = summarise(data)
-    result = {}
-    for task, rows in summary.items():
-        metrics = data["tasks"][task]["metrics"]
-        primary, direction = next(iter(metrics.items()))
+def _rank(rows: dict, metrics: dict) -> dict | None:
+    """Best row on the first metric of ``metrics`` that the rows report, the runner-up, and
+    the fastest row."""
+    for primary in metrics:
         ok = {k: r for k, r in rows.items() if r.get(primary)}
-        if not ok:
+        if ok:
+            break
+    else:
+        return None
+    direction = metrics[primary]
+    sign = 1 if direction == "min" else -1
+    ranked = sorted(ok, key=lambda k: sign * float(np.mean(ok[k][primary])))
+    fastest = min(ok, key=lambda k: float(np.mean(ok[k]["train_seconds"])))
+    best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+    return {
+        "metric": primary,
+        "direction": direction,
+        "best": "/".join(best),
+        "best_value": float(np.mean(ok[best][primary])),
+        "runner_up": "/".join(second) if second else None,
+        "runner_up_value": float(np.mean(ok[second][primary])) if second else None,
+        "fastest": "/".join(fastest),
+        "fastest_seconds": float(np.mean(ok[fastest]["train_seconds"])),
+        "best_seconds": float(np.mean(ok[best]["train_seconds"])),
+    }
+
+
+def winners(data: dict) -> dict:
+    """Per task (and per view where the views have different metrics): the best
+    (view, objective) on the primary metric, the runner-up, and the fastest."""
+    result = {}
+    for task, rows in summarise(data).items():
+        metrics = data["tasks"][task]["metrics"]
+        views = sorted({view for view, _ in rows})
+        overall = _rank(rows, metrics)
+        shared = overall and all(
+            any(r.get(overall["metric"]) for (v, _), r in rows.items() if v == view)
+            for view in views
+        )
+        if shared:
+            result[task] = overall
             continue
-        sign = 1 if direction == "min" else -1
-        ranked = sorted(ok, key=lambda k: sign * float(np.mean(ok[k][primary])))
-        fastest = sorted(ok, key=lambda k: float(np.mean(ok[k]["train_seconds"])))
-        best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
-        result[task] = {
-            "metric": primary,
-            "direction": direction,
-            "best": "/".join(best),
-            "best_value": float(np.mean(ok[best][primary])),
-            "runner_up": "/".join(second) if second else None,
-            "runner_up_value": float(np.mean(ok[second][primary])) if second else None,
-            "fastest": "/".join(fastest[0]),
-            "fastest_seconds": float(np.mean(ok[fastest[0]]["train_seconds"])),
-            "best_seconds": float(np.mean(ok[best]["train_seconds"])),
-        }
+        for view in views:
+            ranked = _rank({k: r for k, r in rows.items() if k[0] == view}, metrics)
+            if ranked:
+                result[f"{task} ({view})"] = ranked
     return result
 
 
