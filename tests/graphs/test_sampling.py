@@ -11,7 +11,7 @@ from discrete_ebm.evaluation import exact
 from discrete_ebm.evaluation.metrics import total_variation, tv_tolerance
 from discrete_ebm.models.ising import IsingModel
 from discrete_ebm.samplers.gwg import GWGSampler
-from graphs.convert import dense_to_states, fixed_mask, num_edge_slots
+from graphs.convert import dense_to_states, fixed_mask, graphs_to_states, num_edge_slots
 from graphs.energy import GraphEnergy
 from graphs.sampling import EdgeSampler, initial_states, sample_graphs
 
@@ -121,3 +121,12 @@ def test_sample_graphs_removes_isolated_nodes():
     for g in gs:
         assert all(d > 0 for _, d in g.degree())
         assert g.number_of_nodes() <= 6 and nx.number_of_selfloops(g) == 0
+
+
+def test_sample_graphs_from_given_states():
+    model = _tiny_graph_model(5)
+    graphs = [nx.cycle_graph(5), nx.star_graph(3), nx.path_graph(4)]
+    x0 = graphs_to_states(graphs, 5)
+    out = sample_graphs(model, [5, 4, 4], n_steps=0, x0=x0)
+    for g, h in zip(graphs, out):
+        assert sorted(g.edges()) == sorted(h.edges())
