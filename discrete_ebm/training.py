@@ -208,7 +208,10 @@ def fit(
             (and ``state_dict``/``load_state_dict`` if it keeps state, e.g. persistent CD).
         data: rows ``(N, d)`` as a tensor or NumPy array (batched here, reshuffled every
             epoch with ``shuffle``), or a ``torch.utils.data.DataLoader`` yielding tensors
-            or tuples whose first item is the batch.
+            or tuples whose first item is the batch. Resuming a DataLoader run replays the
+            interrupted epoch and skips the batches already used; it is exact when the
+            loader's order is reproducible (no shuffling, or ``generator=`` set on the loader,
+            whose state is checkpointed at each epoch start).
         epochs, steps: stop after this many epochs and/or optimiser steps (whichever comes
             first; at least one is required). Both count from the start of the run, so a
             resumed run stops where the uninterrupted one would.
