@@ -42,8 +42,10 @@ class EgoConfig:
     step). ``sampler``/``sample_steps``: the generating chain (``"gibbs"`` single-edge
     heat-bath updates or ``"gwg"`` Gibbs-with-gradients proposals), started from graphs whose
     free edges are present with probability ``init_density`` (``init="noise"``) or from
-    randomly drawn training graphs (``init="data"``, data-initialised chains); the inverse
-    temperature ramps linearly from 1 to ``beta_end``.
+    randomly drawn training graphs (``init="data"``, data-initialised chains, the default:
+    from random graphs the ED-trained energy leads many chains to sparse or empty graphs,
+    see benchmarks/RESULTS_ego.md); the inverse temperature ramps linearly from 1 to
+    ``beta_end``.
     """
 
     objective: str = "ed-bern"
@@ -58,7 +60,7 @@ class EgoConfig:
     n_layers: int = 3
     sampler: str = "gibbs"
     sample_steps: int = 1000
-    init: str = "noise"
+    init: str = "data"
     init_density: float = 0.3
     beta_end: float = 1.0
     seed: int = 0

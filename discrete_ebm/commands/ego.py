@@ -3,7 +3,8 @@
 Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
 discrepancy, or persistent contrastive divergence with an edge sampler), generates 40
 graphs by MCMC on edges (heat-bath Gibbs over edge flips, or Gibbs-with-gradients with a
-Metropolis-Hastings correction; node counts drawn from the training set, isolated nodes
+Metropolis-Hastings correction; chains start at randomly drawn training graphs, or at
+random graphs with the node counts of training graphs with ``--init noise``; isolated nodes
 removed) and writes ``ego.json`` (degree / clustering / orbit MMD² against the 40 test
 graphs, the train-vs-test reference, training and sampling time), ``generated.json`` (the
 graphs) and ``ego_graphs.png`` (training graphs beside generated ones).
