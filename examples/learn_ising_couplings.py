@@ -40,7 +40,7 @@ def main() -> None:
     x, true_model = lattice_benchmark(args.lattice, args.sigma, n_samples=2000, generator=g)
     d = x.shape[1]
 
-    model = trainable_ising(d)  # IsingModel(zeros(d, d), zeros(d)), energy as one matmul
+    model = trainable_ising(d)  # IsingModel(zeros(d, d), zeros(d)): every pair trainable
     objective = BernoulliED(epsilon=0.1, n_negatives=32)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     history = fit(

@@ -104,7 +104,7 @@ def test_trainable_ising_is_the_dense_model():
         ref.weights.copy_(w)
         ref.h.copy_(h)
     x = torch.randint(0, 2, (11, d), generator=g).double()
-    # the quadratic form equals the pair sum, values and gradients
+    # the same energies and gradients as the plain dense model
     assert torch.allclose(model.energy(x), ref.energy(x), atol=1e-12)
     ga = torch.autograd.grad(model.energy(x).sum(), [model.weights, model.h])
     gb = torch.autograd.grad(ref.energy(x).sum(), [ref.weights, ref.h])
