@@ -2,7 +2,15 @@
 
 from .corruption import flip_noise, mask_pixels, pixel_error, salt_and_pepper
 from .images import BinaryImages, MNISTSplits, load_mnist
-from .ising import lattice_benchmark, load_rows, sample_ising
+from .ising import (
+    benchmark_rmse,
+    lattice_benchmark,
+    lattice_model,
+    load_rows,
+    neg_log_rmse,
+    sample_ising,
+    trainable_ising,
+)
 from .paths import data_dir
 from .toy import decode_gray, encode_gray, log_density, sample_toy, sample_toy_gray
 
@@ -10,6 +18,10 @@ __all__ = [
     "data_dir",
     "sample_ising",
     "lattice_benchmark",
+    "lattice_model",
+    "trainable_ising",
+    "benchmark_rmse",
+    "neg_log_rmse",
     "load_rows",
     "load_mnist",
     "BinaryImages",
