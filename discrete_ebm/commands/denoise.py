@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--images", help="clean images: .npy (n, H, W) of 0/1, or a folder of PNGs")
     src.add_argument("--noisy", help="already-noisy images: .npy (n, H, W) of 0/1 or PNG folder")
-    p.add_argument("--n", type=int, default=200, help="MNIST test digits to use (default: 200)")
+    p.add_argument("--n", type=int, default=100, help="MNIST test digits to use (default: 100)")
     p.add_argument(
         "--data", default=None, help="data folder with mnist/ (default: $DISCRETE_EBM_DATA)"
     )
