@@ -8,9 +8,10 @@ Gray codes (16 bits per coordinate). Metrics on held-out points:
 - ``nll``: continuous model normalised on a 200 × 200 grid of [−4.5, 4.5]²; binary model
   ``U(code) + log Ẑ`` (AIS) ``+ 2 log Δ``, the density of the code's cell, so both are
   nats per point of the same 2-D density;
-- ``mmd``: MMD² (Gaussian kernel, median bandwidth) between 1,000 model samples and 1,000
-  held-out points in R² — Langevin (500 steps of η = 0.005 from N(0, 2²I)) for the
-  continuous model, Gibbs (100 sweeps from uniform bits) decoded for the binary one.
+- ``mmd``: MMD² (Gaussian kernel, median bandwidth, unbiased so it can dip below 0)
+  between model samples and as many held-out points in R² — Langevin (η = 0.005 from
+  N(0, 2²I)) for the continuous model, single-site Gibbs from uniform bits, decoded, for
+  the binary one (sizes in ``EVAL``).
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ EVAL = {
         "grid": 20,
     },
     "quick": {
-        "n": 1000,
-        "langevin_steps": 500,
-        "gibbs_sweeps": 100,
-        "ais_chains": 64,
-        "ais_betas": 150,
+        "n": 500,
+        "langevin_steps": 300,
+        "gibbs_sweeps": 40,
+        "ais_chains": 32,
+        "ais_betas": 100,
         "grid": 200,
     },
     "full": {
