@@ -16,7 +16,7 @@ import math
 import platform
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -168,12 +168,3 @@ def run_suite(
         _save(path, data)
     _save(path, data)
     return data
-
-
-def cell_records(data: dict) -> list[dict]:
-    """The cell records of a results dict, in insertion order."""
-    return list(data["cells"].values())
-
-
-def as_dict(cell: Cell) -> dict:
-    return asdict(cell)
