@@ -13,14 +13,6 @@ from discrete_ebm.models.ising import IsingModel
 from discrete_ebm.models.rbm import RBM
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    """Overrides conftest's two threads: these tensors are tiny, and one thread avoids
-    OpenMP contention on a shared 2-core machine (10x faster here)."""
-    torch.set_num_threads(1)
-    yield
-
-
 def random_rbm(n, m, scale, seed) -> RBM:
     g = torch.Generator().manual_seed(seed)
     W = scale * torch.randn(n, m, generator=g, dtype=torch.float64)

@@ -32,15 +32,6 @@ P0 = torch.tensor([[1.5, 0.3, 0.0], [0.3, 0.8, -0.2], [0.0, -0.2, 1.1]], dtype=t
 MU0 = torch.tensor([0.2, -0.4, 1.0], dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class UserGaussian(EnergyModel):
     """``U(x) = ½(x−μ)ᵀ ½(A + Aᵀ)(x−μ)``, written as a user would: only ``energy``."""
 

@@ -21,15 +21,6 @@ from discrete_ebm.models.neural import GaussianBase
 THRESHOLD = 1.0
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Batches of 256 on a 64-wide MLP: one intra-op thread is fastest on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_gaussian_baseline_is_far_above_the_threshold():
     x = sample_toy("8gaussians", 5000, 0, dtype=torch.float64)
     pts, area = square_grid(LIM, GRID, dtype=torch.float64)

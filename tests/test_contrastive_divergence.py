@@ -125,7 +125,6 @@ def test_gradient_at_equilibrium_is_the_log_likelihood_gradient():
 
 
 def test_pcd_with_block_gibbs_recovers_small_model():
-    torch.set_num_threads(1)  # hundreds of tiny (1000 x 6) ops: threads only add overhead
     d = 6
     true = _true_model(d)
     X = _exact_samples(true, 4000, seed=13)

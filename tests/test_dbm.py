@@ -13,14 +13,6 @@ from discrete_ebm.objectives.dbm import DBMEnergyDiscrepancy, DBMPersistentCD, g
 from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    """Overrides conftest's two threads: these tensors are tiny, and one thread avoids
-    OpenMP contention on a shared 2-core machine (10x faster here)."""
-    torch.set_num_threads(1)
-    yield
-
-
 def random_dbm(sizes, scale=1.0, seed=0, dtype=torch.float64) -> DBM:
     g = torch.Generator().manual_seed(seed)
     dbm = DBM(sizes, weight_std=scale, generator=g, dtype=dtype)

@@ -144,7 +144,6 @@ def bernoulli_ed_population(model: EnergyModel, p_data: torch.Tensor, eps: float
 
 
 def test_population_bernoulli_ed_minimised_at_true_couplings():
-    torch.set_num_threads(1)  # small tensors: threads only add overhead
     d, eps = 5, 0.1
     g = torch.Generator().manual_seed(11)
     true = IsingModel.erdos_renyi(

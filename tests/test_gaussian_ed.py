@@ -16,15 +16,6 @@ P_TRUE = torch.tensor([[2.0, 0.6], [0.6, 1.0]], dtype=torch.float64)
 L_TRUE = torch.linalg.cholesky(torch.linalg.inv(P_TRUE))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class ConstantEnergy(EnergyModel):
     """A user energy: ``U(x) = c`` for every ``x``."""
 

@@ -16,15 +16,6 @@ MU = torch.tensor([1.0, -1.0], dtype=torch.float64)
 N_CHAINS = 20000
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class AutogradQuadratic(EnergyModel):
     """A user energy defining only ``energy`` (the sampler falls back to autograd)."""
 

@@ -25,17 +25,6 @@ from discrete_ebm.samplers.lattice import (
 R = 1 << 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tensors are small, and on the shared 2-core machine two
-    OpenMP threads stall whenever the other core is busy (measured 0.7 s → 26 s for one
-    sampling call), which says nothing about the kernel."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_lattice(shape, periodic, seed, *, coupling_std=0.45, field_std=0.3) -> IsingModel:
     """Lattice with independent N(0, std²) couplings and fields (set after construction,
     as training would)."""

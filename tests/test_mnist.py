@@ -26,14 +26,6 @@ def _root() -> Path | None:
 ROOT = _root()
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    """Overrides conftest's two threads: one thread avoids OpenMP contention on a shared
-    2-core machine."""
-    torch.set_num_threads(1)
-    yield
-
-
 needs_data = pytest.mark.skipif(ROOT is None, reason="MNIST file not available")
 
 

@@ -13,16 +13,6 @@ from discrete_ebm.models.offset_ising import OffsetIsing, half_offsets, lattice_
 from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler, check_proper
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: a second intra-op thread only adds synchronisation (and on a busy
-    machine spin-waiting), so these tests run single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(shape=(5, 7), radius=2.0, seed=0, field_rows=None, dtype=torch.float64, boundary=0.0):
     g = torch.Generator().manual_seed(seed)
     n = len(half_offsets(radius))

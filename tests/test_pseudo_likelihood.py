@@ -93,7 +93,6 @@ def test_gradient_matches_finite_differences():
 
 
 def test_population_pl_minimised_at_true_couplings():
-    torch.set_num_threads(1)  # small tensors: threads only add overhead
     d = 5
     g = torch.Generator().manual_seed(4)
     true = IsingModel.erdos_renyi(

@@ -20,15 +20,6 @@ L_TRUE = torch.linalg.cholesky(COV_TRUE)
 MU_TRUE = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def gaussian_data(n: int, seed: int) -> torch.Tensor:
     z = torch.randn(n, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return z @ L_TRUE.T + MU_TRUE

@@ -253,7 +253,6 @@ class _Quadratic(EnergyModel):
 
 
 def test_fit_trains_a_continuous_model_with_gaussian_ed():
-    torch.set_num_threads(1)  # small tensors: threads only add overhead
     g = torch.Generator().manual_seed(2)
     mean = torch.tensor([1.0, -2.0, 0.5])
     data = mean + torch.randn(4000, 3, generator=g)
