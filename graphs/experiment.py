@@ -27,7 +27,16 @@ from .metrics import graph_mmds
 from .objectives import GraphBernoulliED, GraphGridED
 from .sampling import EdgeSampler, sample_graphs
 
-__all__ = ["EgoConfig", "EgoResult", "make_objective", "run_ego"]
+__all__ = [
+    "EgoConfig",
+    "EgoResult",
+    "make_objective",
+    "run_ego",
+    "train_ego",
+    "generate_ego",
+    "validation_split",
+    "protocol_graphs",
+]
 
 OBJECTIVES = ("ed-bern", "ed-grid", "cd")
 
@@ -45,7 +54,9 @@ class EgoConfig:
     randomly drawn training graphs (``init="data"``, data-initialised chains, the default:
     from random graphs the ED-trained energy leads many chains to sparse or empty graphs,
     see benchmarks/RESULTS_ego.md); the inverse temperature ramps linearly from 1 to
-    ``beta_end``.
+    ``beta_end``. ``n_generated``: graphs generated per run (default ``None``: as many as the
+    test set, 40, as GDSS's ``sampler.py`` keeps; EDP-GNN's ``sample.py`` generates 1024).
+    Generated graphs left empty count as one isolated node (``protocol_graphs``).
     """
 
     objective: str = "ed-bern"
@@ -63,6 +74,7 @@ class EgoConfig:
     init: str = "data"
     init_density: float = 0.3
     beta_end: float = 1.0
+    n_generated: int | None = None
     seed: int = 0
     device: str = "auto"
 
@@ -109,18 +121,32 @@ def make_objective(config: EgoConfig, model: GraphEnergy, node_counts: list[int]
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}")
 
 
-def run_ego(
-    config: EgoConfig | None = None,
-    *,
-    split: GraphSplit | None = None,
-    progress: bool = False,
-) -> EgoResult:
-    """Train on ``split.train``, generate ``len(split.test)`` graphs, score them (MMD²).
+def validation_split(split: GraphSplit, n_validation: int | None = None) -> GraphSplit:
+    """Hold out the first ``n_validation`` TRAINING graphs (default: as many as the test set)
+    as a validation "test" set; the rest train. Tune on this, never on ``split.test``."""
+    k = len(split.test) if n_validation is None else int(n_validation)
+    if not 0 < k < len(split.train):
+        raise ValueError(f"n_validation must lie in [1, {len(split.train) - 1}], got {k}")
+    return GraphSplit(train=list(split.train[k:]), test=list(split.train[:k]))
 
-    ``split`` defaults to ``ego_small()``. Every random draw is seeded by ``config.seed``.
-    """
-    config = config or EgoConfig()
-    split = split or ego_small()
+
+def protocol_graphs(graphs: list[nx.Graph]) -> list[nx.Graph]:
+    """Generated graphs as GDSS scores them: nodes relabelled ``0..n−1`` and every graph left
+    empty by the removal of isolated nodes replaced by ONE isolated node (GDSS
+    ``utils/graph_utils.py::adjs_to_graphs``: ``if G.number_of_nodes() < 1: G.add_node(1)``),
+    so failed chains count against the MMD instead of being dropped."""
+    out = []
+    for g in graphs:
+        g = nx.convert_node_labels_to_integers(g)
+        out.append(g if g.number_of_nodes() else nx.empty_graph(1))
+    return out
+
+
+def train_ego(
+    config: EgoConfig, split: GraphSplit, *, progress: bool = False
+) -> tuple[GraphEnergy, float, float]:
+    """Train the energy of ``config`` on ``split.train``; returns ``(model, seconds, final
+    loss)`` (mean of the last 50 losses). Seeds parameters and batches by ``config.seed``."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)  # parameter initialisation
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
@@ -129,7 +155,6 @@ def run_ego(
     model = GraphEnergy(N, config.hidden, config.n_layers).to(device)
     objective = make_objective(config, model, counts)
     data = graphs_to_states(split.train, N, device=device)
-
     start = time.perf_counter()
     history = fit(
         model,
@@ -141,17 +166,39 @@ def run_ego(
         generator=gen,
         progress=progress,
     )
-    train_seconds = time.perf_counter() - start
-
+    seconds = time.perf_counter() - start
     model.eval()
-    n_gen = len(split.test)
-    pick = torch.randint(0, len(counts), (n_gen,), generator=gen)
-    node_counts = [counts[i] for i in pick.tolist()]
+    final = float(np.mean(history.loss[-50:])) if history.loss else float("nan")
+    return model, seconds, final
+
+
+def generate_ego(
+    model: GraphEnergy, config: EgoConfig, split: GraphSplit, *, sample_seed: int | None = None
+) -> tuple[list[nx.Graph], float]:
+    """Generate ``config.n_generated`` graphs (default ``len(split.test)``, as GDSS) with the
+    chain settings of ``config``; node counts (or starting graphs, ``init="data"``) are drawn
+    uniformly from ``split.train``. Returns ``(protocol_graphs(...), seconds)``.
+
+    ``sample_seed`` (default ``config.seed``) seeds the draws and the chains."""
     if config.init not in ("noise", "data"):
         raise ValueError(f"init must be 'noise' or 'data', got {config.init!r}")
-    x0 = data[pick.to(data.device)].clone() if config.init == "data" else None
+    seed = config.seed if sample_seed is None else int(sample_seed)
+    device = model.device
+    N = model.max_nodes
+    counts = [g.number_of_nodes() for g in split.train]
+    n_gen = len(split.test) if config.n_generated is None else int(config.n_generated)
+    if n_gen < 1:
+        raise ValueError(f"n_generated must be >= 1, got {n_gen}")
+    # a stream of its own (not the training one), so one trained model can be re-sampled
+    gen = torch.Generator(device="cpu").manual_seed(seed + 2)
+    pick = torch.randint(0, len(counts), (n_gen,), generator=gen)
+    node_counts = [counts[i] for i in pick.tolist()]
+    x0 = None
+    if config.init == "data":
+        data = graphs_to_states(split.train, N, device=device)
+        x0 = data[pick.to(device)].clone()
     betas = np.linspace(1.0, config.beta_end, config.sample_steps).tolist()
-    sample_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    sample_gen = torch.Generator(device=device).manual_seed(seed + 1)
     start = time.perf_counter()
     generated = sample_graphs(
         model,
@@ -164,11 +211,25 @@ def run_ego(
         generator=sample_gen,
         x0=x0,
     )
-    sample_seconds = time.perf_counter() - start
-    generated = [nx.convert_node_labels_to_integers(g) for g in generated]
+    return protocol_graphs(generated), time.perf_counter() - start
+
+
+def run_ego(
+    config: EgoConfig | None = None,
+    *,
+    split: GraphSplit | None = None,
+    progress: bool = False,
+) -> EgoResult:
+    """Train on ``split.train``, generate ``len(split.test)`` graphs, score them (MMD²).
+
+    ``split`` defaults to ``ego_small()``. Every random draw is seeded by ``config.seed``.
+    """
+    config = config or EgoConfig()
+    split = split or ego_small()
+    model, train_seconds, final = train_ego(config, split, progress=progress)
+    generated, sample_seconds = generate_ego(model, config, split)
     mmd = graph_mmds(split.test, generated, ("degree", "clustering", "orbit", "spectral"))
     reference = graph_mmds(split.test, split.train)
-    final = float(np.mean(history.loss[-50:])) if history.loss else float("nan")
     return EgoResult(
         config=config,
         mmd=mmd,
