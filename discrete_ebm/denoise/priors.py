@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from ..models.offset_ising import OffsetIsing
 from ..models.rbm import RBM
 from ..objectives.energy_discrepancy import BernoulliED
 from ..objectives.pseudo_likelihood import PseudoLikelihood
+from ..samplers.base import heat_bath
 from ..training import fit
 
 #: hand-set nearest-neighbour coupling and bias of ``lattice_prior``: round values, the pair
@@ -129,6 +131,8 @@ def fit_rbm(
     lr: float = 1e-3,
     k: int = 1,
     weight_decay: float = 1e-4,
+    n_chains: int | None = None,
+    lr_schedule: str = "constant",
     device: str | torch.device | None = "cpu",
     generator: torch.Generator | None = None,
     progress: bool = False,
@@ -136,8 +140,10 @@ def fit_rbm(
     """Train an RBM on clean binary images by persistent CD-``k`` (Tieleman 2008).
 
     Each step writes the PCD gradient ``∇[mean F(v_data) − mean F(v_chain)]`` of a batch
-    (``RBM.pcd_step``, persistent hidden chains, one per batch row) and takes an Adam step
-    (L2 ``weight_decay`` on ``W``). Returns the RBM (``n_visible = H·W``).
+    (``RBM.pcd_step``, ``n_chains`` persistent hidden chains, default one per batch row) and
+    takes an Adam step (L2 ``weight_decay`` on ``W``). ``lr_schedule``: ``"constant"`` or
+    ``"cosine"`` (``lr_t = lr · ½(1 + cos(π t / T))`` over the ``T`` steps, ending at 0).
+    Returns the RBM (``n_visible = H·W``).
     """
     rows, shape = _image_rows(images, shape)
     n_hidden = check_positive_int(n_hidden, "n_hidden")
@@ -155,13 +161,22 @@ def fit_rbm(
         ],
         lr=lr,
     )
-    chains = rbm.init_chains(batch_size, rows, generator=g)
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    n_chains = batch_size if n_chains is None else check_positive_int(n_chains, "n_chains")
+    chains = rbm.init_chains(n_chains, rows, generator=g)
     n = rows.shape[0]
-    total = epochs * ((n + batch_size - 1) // batch_size)
+    if n < batch_size:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of images ({n})")
+    total = epochs * (n // batch_size)
     bar = tqdm(total=total, desc="RBM (PCD)", disable=not progress, leave=False)
+    step = 0
     for _ in range(epochs):
         order = torch.randperm(n, generator=g).to(device)
         for a in range(0, n - batch_size + 1, batch_size):
+            if lr_schedule == "cosine":
+                _set_lr(opt, lr * 0.5 * (1 + math.cos(math.pi * step / total)))
+            step += 1
             opt.zero_grad(set_to_none=True)
             chains = rbm.pcd_step(
                 rows[order[a : a + batch_size]], chains, k=k, generator=g, check=False
@@ -174,6 +189,109 @@ def fit_rbm(
             raise FloatingPointError(f"RBM training diverged: {name} is not finite; lower lr")
     rbm.image_shape = shape
     return rbm
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+#: flip rates of the synthetic noisy copies used by ``finetune_rbm_denoising`` by default
+FINETUNE_FLIP_RATES = (0.05, 0.1, 0.2, 0.3)
+
+
+def finetune_rbm_denoising(
+    rbm: RBM,
+    images,
+    *,
+    flip_rates=FINETUNE_FLIP_RATES,
+    shape: tuple[int, int] | None = None,
+    epochs: int = 3,
+    batch_size: int = 100,
+    lr: float = 2e-3,
+    k: int = 10,
+    weight_decay: float = 1e-4,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> RBM:
+    """Fit an RBM prior for denoising by the conditional likelihood of clean images.
+
+    Each clean training image ``x`` gets a synthetic noisy copy ``y`` (flip noise with a rate
+    ``p`` drawn uniformly from ``flip_rates``, per image), and the RBM's parameters ``θ``
+    maximise ``mean log p_θ(x | y)`` where ``p_θ(x | y) ∝ exp(−F_θ(x) + λ_p Σ_i s_i t_i)``
+    is the Bayes posterior of the RBM prior under that noise (``λ_p = ½ log((1 − p)/p)``,
+    spins ``s = 2x − 1``, ``t = 2y − 1``; ``posterior``). The gradient is
+
+        ∇_θ [−log p_θ(x | y)] = ∇_θ F_θ(x) − E_{x' ~ p_θ(·|y)} ∇_θ F_θ(x'),
+
+    the expectation estimated by ``k`` block-Gibbs sweeps of the posterior started at ``y``
+    (CD-``k`` on the posterior, which is concentrated near ``x``, so short chains suffice).
+    Adam with L2 ``weight_decay`` on ``W`` and a cosine learning-rate decay from ``lr`` to 0.
+    The observation field stays the exact one of the noise model; only the prior changes, so
+    the result is still used as a prior through ``posterior`` (MPM, MAP, ICM), at any ``p``.
+
+    Args:
+        rbm: the starting RBM (typically ``fit_rbm``); it is not modified.
+        images: clean ``(N, H, W)`` (or ``(N, d)`` with ``shape``) in {0, 1}, ``H·W = rbm.dim``.
+        flip_rates: rates in ``(0, ½)`` of the synthetic noise.
+    Returns a new ``RBM`` (``image_shape`` kept).
+    """
+    if not isinstance(rbm, RBM):
+        raise TypeError(f"rbm must be an RBM, got {type(rbm).__name__}")
+    rows, shape = _image_rows(images, shape)
+    if rows.shape[1] != rbm.dim:
+        raise ValueError(f"images have {rows.shape[1]} pixels, the RBM has {rbm.dim} visible units")
+    rates = torch.as_tensor([float(p) for p in flip_rates], dtype=rbm.dtype)
+    if rates.numel() == 0 or not ((rates > 0) & (rates < 0.5)).all():
+        raise ValueError(f"flip_rates must be rates in (0, 0.5), got {list(flip_rates)}")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    k = check_positive_int(k, "k")
+    n = rows.shape[0]
+    if n < batch_size:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of images ({n})")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    model = RBM.from_parameters(rbm.W.detach().clone(), rbm.b.detach().clone(), rbm.c.detach())
+    dev = rbm.device
+    model = model.to(dev)
+    rows, rates = rows.to(dev, model.dtype), rates.to(dev)
+    log_odds = torch.log((1 - rates) / rates)  # 2λ_p: the visible-bias shift per unit of t
+    opt = torch.optim.Adam(
+        [
+            {"params": [model.W], "weight_decay": weight_decay},
+            {"params": [model.b, model.c], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+    total = epochs * (n // batch_size)
+    bar = tqdm(total=total, desc="RBM (denoising fine-tune)", disable=not progress, leave=False)
+    step = 0
+    W, b, c = model.W, model.b, model.c
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g).to(dev)
+        for a in range(0, n - batch_size + 1, batch_size):
+            _set_lr(opt, lr * 0.5 * (1 + math.cos(math.pi * step / total)))
+            step += 1
+            x = rows[order[a : a + batch_size]]
+            with torch.no_grad():
+                pick = torch.randint(rates.numel(), (x.shape[0],), generator=g).to(dev)
+                u = torch.rand(x.shape, generator=g, device=dev, dtype=x.dtype)
+                y = torch.where(u < rates[pick, None], 1 - x, x)
+                vis_bias = b + log_odds[pick, None] * (2 * y - 1)  # b + 2f
+                v = y
+                for _ in range(k):
+                    h = heat_bath(v, torch.addmm(c, v, W), 1.0, g)
+                    v = heat_bath(v, vis_bias + h @ W.T, 1.0, g)
+                gW, gb, gc = model.contrastive_gradient(x, v)
+            W.grad, b.grad, c.grad = gW, gb, gc
+            opt.step()
+            bar.update(1)
+    bar.close()
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise FloatingPointError(f"RBM fine-tuning diverged: {name} is not finite; lower lr")
+    model.image_shape = getattr(rbm, "image_shape", None) or shape
+    return model
 
 
 def save_prior(
