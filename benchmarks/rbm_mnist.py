@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -30,7 +31,7 @@ import torch
 from discrete_ebm.data.images import BinaryImages, load_mnist
 from discrete_ebm.evaluation import ais
 from discrete_ebm.models.dbm import DBM
-from discrete_ebm.models.rbm import RBM
+from discrete_ebm.models.rbm import RBM, FusedPCDTrainer
 from discrete_ebm.objectives.dbm import DBMPersistentCD, greedy_pretrain
 from discrete_ebm.objectives.energy_discrepancy import BernoulliED
 from discrete_ebm.plotting.rbm import plot_filters, plot_image_grid
@@ -45,9 +46,22 @@ def log(args, msg: str) -> None:
 
 
 # ----------------------------------------------------------------- throughput
-def gemm_rate(repeats: int, n_batches: int) -> float:
-    """Vectors/s if a batch cost only its five float32 GEMMs (v·W, h·Wᵀ, v⁻·W and the two
-    halves of the weight gradient), timed back to back."""
+# Each function below processes `x` once and returns (wall, CPU) seconds; `throughput` calls
+# them in interleaved rounds so that load changes on a shared machine hit all of them. The
+# CPU time (of the whole process) is the load-robust clock when every method runs on one
+# thread: it leaves out the time the scheduler gives to other processes.
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t0: tuple[float, float]) -> tuple[float, float]:
+    t1 = _now()
+    return t1[0] - t0[0], t1[1] - t0[1]
+
+
+def gemm_time(n_rows: int) -> tuple[float, float]:
+    """Seconds for the five float32 GEMMs of ``n_rows / 100`` PCD-1 batches (v·W, h·Wᵀ, v⁻·W
+    and the two halves of the weight gradient), back to back: the work's GEMM-only cost."""
     g = torch.Generator().manual_seed(0)
     v = torch.rand(BATCH, N_VIS, generator=g)
     W = torch.rand(N_VIS, N_HID, generator=g)
@@ -55,73 +69,82 @@ def gemm_rate(repeats: int, n_batches: int) -> float:
     out_h = torch.empty(BATCH, N_HID)
     out_v = torch.empty(BATCH, N_VIS)
     out_w = torch.empty(N_VIS, N_HID)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(n_batches):
-            torch.mm(v, W, out=out_h)
-            torch.mm(h, W.T, out=out_v)
-            torch.mm(v, W, out=out_h)
-            torch.mm(v.T, h, out=out_w)
-            torch.mm(v.T, h, out=out_w)
-        times.append(time.perf_counter() - t)
-    return BATCH * n_batches / statistics.median(times)
+    t = _now()
+    for _ in range(n_rows // BATCH):
+        torch.mm(v, W, out=out_h)
+        torch.mm(h, W.T, out=out_v)
+        torch.mm(v, W, out=out_h)
+        torch.mm(v.T, h, out=out_w)
+        torch.mm(v.T, h, out=out_w)
+    return _since(t)
 
 
-def ours_rate(x: torch.Tensor, repeats: int, lr: float) -> float:
-    """Vectors/s of PCD-1 training steps (``RBM.pcd_step`` + SGD) on float32 batches."""
-    g = torch.Generator().manual_seed(1)
-    rbm = RBM(N_VIS, N_HID, generator=g)
-    opt = torch.optim.SGD(rbm.parameters(), lr=lr)
-    chains = rbm.init_chains(BATCH, generator=g)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for a in range(0, x.shape[0], BATCH):
-            opt.zero_grad(set_to_none=False)
-            chains = rbm.pcd_step(x[a : a + BATCH], chains, generator=g, check=False)
-            opt.step()
-        times.append(time.perf_counter() - t)
-    return x.shape[0] / statistics.median(times)
+def ours_time(x: torch.Tensor, lr: float, seed: int) -> tuple[float, float]:
+    """Seconds for one pass of PCD-1 + SGD (``FusedPCDTrainer``, float32, uniforms from
+    numpy's PCG64) over ``x``, including building the model (as ``BernoulliRBM.fit``
+    includes its initialisation) and validating every batch."""
+    t = _now()
+    rbm = RBM(N_VIS, N_HID, generator=torch.Generator().manual_seed(seed))
+    FusedPCDTrainer(rbm, BATCH, lr, generator=np.random.default_rng(seed)).fit_epoch(x)
+    return _since(t)
 
 
-def sklearn_rate(x: np.ndarray, repeats: int, lr: float) -> float:
-    """Vectors/s of ``BernoulliRBM.fit`` (one pass, PCD-1) on ``x`` (its dtype kept)."""
+def sklearn_time(x: np.ndarray, lr: float, seed: int) -> tuple[float, float]:
+    """Seconds for ``BernoulliRBM.fit`` (``n_iter=1``: one pass of PCD-1) on ``x`` (dtype kept)."""
     from sklearn.neural_network import BernoulliRBM
 
-    times = []
-    for r in range(repeats):
-        model = BernoulliRBM(
-            n_components=N_HID, learning_rate=lr, batch_size=BATCH, n_iter=1, random_state=r
-        )
-        t = time.perf_counter()
-        model.fit(x)
-        times.append(time.perf_counter() - t)
-    return x.shape[0] / statistics.median(times)
+    model = BernoulliRBM(
+        n_components=N_HID, learning_rate=lr, batch_size=BATCH, n_iter=1, random_state=seed
+    )
+    t = _now()
+    model.fit(x)
+    return _since(t)
 
 
 def throughput(args, train) -> dict:
+    """Rounds of {GEMM-only, ours float32, scikit-learn float64, scikit-learn float32} on the
+    same rows (order rotated each round). Per clock (wall, CPU): the median rates, the
+    medians of the per-round ratios ours ÷ method (each compares timings taken seconds
+    apart; ``ratio_vs_gemm`` is the fraction of the GEMM-only rate) and their ranges."""
     from threadpoolctl import threadpool_limits
 
     x = train.tensor()[: args.throughput_rows].contiguous()
+    n = int(x.shape[0])
     x64 = x.double().numpy()
     x32 = x.numpy().astype(np.float32)
-    res = {"gemm": [], "ours_f32": [], "sklearn_f64": [], "sklearn_f32": []}
+    methods = {
+        "gemm": lambda r: gemm_time(n),
+        "ours_f32": lambda r: ours_time(x, args.lr, r),
+        "sklearn_f64": lambda r: sklearn_time(x64, args.lr, r),
+        "sklearn_f32": lambda r: sklearn_time(x32, args.lr, r),
+    }
+    names = list(methods)
+    secs: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     with threadpool_limits(limits=args.threads):
-        for _ in range(args.repeats):  # interleaved, so load changes hit every method
-            res["gemm"].append(gemm_rate(1, x.shape[0] // BATCH))
-            res["ours_f32"].append(ours_rate(x, 1, args.lr))
-            res["sklearn_f64"].append(sklearn_rate(x64, 1, args.lr))
-            res["sklearn_f32"].append(sklearn_rate(x32, 1, args.lr))
-    med = {k: statistics.median(v) for k, v in res.items()}
+        for k in names:  # warm-up (allocations, BLAS dispatch), not recorded
+            methods[k](0)
+        for r in range(args.repeats):
+            for k in names[r % 4 :] + names[: r % 4]:
+                secs[k].append(methods[k](r + 1))
+    out: dict = {}
+    for i, clock in enumerate(("wall", "cpu")):
+        rate = {k: [n / t[i] for t in v] for k, v in secs.items()}
+        ratios = {
+            f"vs_{k}": [a / b for a, b in zip(rate["ours_f32"], rate[k])]
+            for k in ("sklearn_f64", "sklearn_f32", "gemm")
+        }
+        out[clock] = {
+            "vectors_per_s": {k: round(statistics.median(v), 1) for k, v in rate.items()},
+            **{f"ratio_{k}": round(statistics.median(v), 4) for k, v in ratios.items()},
+            "ratio_range": {k: [round(min(v), 3), round(max(v), 3)] for k, v in ratios.items()},
+            "gemm_gflops": round(statistics.median(rate["gemm"]) * 10 * N_VIS * N_HID / 1e9, 2),
+        }
     return {
-        "vectors_per_s": med,
-        "ratio_vs_sklearn_f64": med["ours_f32"] / med["sklearn_f64"],
-        "ratio_vs_sklearn_f32": med["ours_f32"] / med["sklearn_f32"],
-        "fraction_of_gemm_rate": med["ours_f32"] / med["gemm"],
-        "gemm_gflops": med["gemm"] * 5 * 2 * N_VIS * N_HID / 1e9,
-        "rows": int(x.shape[0]),
-        "repeats": args.repeats,
+        **out,
+        "rows": n,
+        "rounds": args.repeats,
+        "threads": args.threads,
+        "load_average_1_5_15min": [round(a, 2) for a in os.getloadavg()],
     }
 
 
@@ -260,7 +283,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lr", type=float, default=0.05, help="SGD rate of PCD and scikit-learn")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=11, help="interleaved throughput rounds")
     p.add_argument("--throughput-rows", type=int, default=5000)
     p.add_argument("--train-rows", type=int, default=None, help="use the first N training images")
     p.add_argument("--epochs-pcd", type=int, default=5)
