@@ -1,9 +1,15 @@
 """Ego-small benchmark: degree / clustering / orbit MMD² of generated vs test graphs.
 
     python benchmarks/ego_small.py [--seeds 0 1 2] [--methods ed-bern ed-grid cd]
+                                   [--split test|validation] [--n-generated 40]
 
 For each method and seed: train a GIN energy on the 160 training graphs
 (``graphs.experiment.run_ego``), generate 40 graphs, score them against the 40 test graphs.
+This is GDSS's protocol (harryjo97/GDSS ``sampler.py``: one batch of samples cut to
+``len(test_graph_list)`` = 40; ``evaluation/stats.py``: biased MMD², Gaussian-EMD for degree
+and clustering, Gaussian RBF σ = 30 on mean orbit counts; a graph left empty after removing
+isolated nodes counts as one isolated node). ``--split validation`` trains on training
+graphs 40..159 and scores against training graphs 0..39 (for tuning; never tune on test).
 Prints ONE JSON line: mean and standard deviation over seeds of each MMD² per method,
 training/sampling seconds (medians), the train-vs-test reference, and published figures.
 """
@@ -20,7 +26,7 @@ import torch
 
 from discrete_ebm.training import TrainingDiverged
 from graphs.datasets import ego_small
-from graphs.experiment import OBJECTIVES, EgoConfig, run_ego
+from graphs.experiment import OBJECTIVES, EgoConfig, run_ego, validation_split
 from graphs.metrics import graph_mmds
 
 # Published Ego-small MMD² (degree, clustering, orbit), as tabulated in GDSS (Jo, Lee &
@@ -43,12 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sampler", choices=("gwg", "gibbs"), default=d.sampler)
     p.add_argument("--sample-steps", type=int, default=d.sample_steps)
     p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
+    p.add_argument("--epsilon", type=float, default=d.epsilon, help="ED-Bern flip probability")
+    p.add_argument("--negatives", type=int, default=d.n_negatives, help="ED negatives")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--layers", type=int, default=d.n_layers)
+    p.add_argument("--beta-end", type=float, default=d.beta_end, help="final inverse temp.")
+    p.add_argument(
+        "--n-generated", type=int, default=None, help="graphs per run (default: len(test))"
+    )
+    p.add_argument("--split", choices=("test", "validation"), default="test")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--out", default=None, help="also write the full per-run results here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     split = ego_small()
+    if args.split == "validation":
+        split = validation_split(split)
     runs = {}
     for method in args.methods:
         runs[method] = []
@@ -60,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
                 sampler=args.sampler,
                 sample_steps=args.sample_steps,
                 init=args.init,
+                epsilon=args.epsilon,
+                n_negatives=args.negatives,
+                lr=args.lr,
+                hidden=args.hidden,
+                n_layers=args.layers,
+                beta_end=args.beta_end,
+                n_generated=args.n_generated,
                 seed=seed,
                 device="cpu",
             )
@@ -83,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "seed": seed,
                     "mmd": r.mmd,
+                    "n_failed_single_node": r.to_dict()["n_failed_single_node"],
+                    "generated_edges_mean": r.to_dict()["generated_edges_mean"],
                     "train_seconds": r.train_seconds,
                     "sample_seconds": r.sample_seconds,
                     "config": asdict(cfg),
@@ -110,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         "sampler": args.sampler,
         "sample_steps": args.sample_steps,
         "init": args.init,
+        "split": args.split,
+        "n_generated": args.n_generated or len(split.test),
         "methods": summary,
         "train_vs_test_reference": reference,
         "published": {

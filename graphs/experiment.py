@@ -103,6 +103,7 @@ class EgoResult:
             "sample_seconds": self.sample_seconds,
             "final_loss": self.final_loss,
             "n_generated": len(self.generated),
+            "n_failed_single_node": sum(g.number_of_edges() == 0 for g in self.generated),
             "generated_nodes_mean": float(np.mean([g.number_of_nodes() for g in self.generated])),
             "generated_edges_mean": float(np.mean([g.number_of_edges() for g in self.generated])),
         }
