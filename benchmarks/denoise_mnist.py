@@ -1,7 +1,9 @@
 """Benchmark: pixel error of denoised MNIST test digits, each prior × each estimator.
 
     python benchmarks/denoise_mnist.py [--n 1000] [--noise 0.05,0.1,0.2,0.3] [--repeats 1]
-                                       [--threads 2] [--out benchmarks/denoise_mnist.json]
+                                       [--priors lattice,ising,rbm] [--methods mpm,map,icm]
+                                       [--no-em] [--threads 2]
+                                       [--out benchmarks/denoise_mnist.json]
 
 Clean images: the first ``--n`` MNIST test digits, threshold-binarised at 128. Each is
 corrupted by flip noise of rate p (seeded); priors are the defaults a user gets
@@ -32,25 +34,25 @@ from discrete_ebm.denoise.estimators import mpm
 from discrete_ebm.denoise.noise import estimate_flip_rate
 from discrete_ebm.denoise.pipeline import ESTIMATORS, denoise
 from discrete_ebm.denoise.posterior import posterior
-from discrete_ebm.denoise.priors import pretrained_prior
+from discrete_ebm.denoise.priors import load_prior, pretrained_prior
 
 PRIORS = ("lattice", "ising", "rbm")
 BASELINE = "lattice-mpm"
 EM_IMAGES = 200  # the shared flip rate is estimated from the first 200 noisy images
 
 
-def run_once(clean, p, priors, seed):
+def run_once(clean, p, priors, seed, methods=ESTIMATORS, em=True):
     g = torch.Generator().manual_seed(seed)
     noisy, _ = flip_noise(clean, p, generator=g)
     row = {"noisy": {"error": pixel_error(noisy, clean), "seconds": 0.0}}
     for pname, prior in priors.items():
-        res = denoise(noisy, prior, p, methods=ESTIMATORS, generator=g)
-        for m in ESTIMATORS:
+        res = denoise(noisy, prior, p, methods=methods, generator=g)
+        for m in methods:
             row[f"{pname}-{m}"] = {
                 "error": pixel_error(res[m].estimate, clean),
                 "seconds": res[m].seconds,
             }
-    if "ising" not in priors:
+    if "ising" not in priors or not em:
         return row
     # the flip rate unknown: EM estimate, then MPM with the estimate (learned Ising prior)
     t0 = time.perf_counter()
@@ -72,7 +74,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--noise", default="0.05,0.1,0.2,0.3")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--priors", default=",".join(PRIORS), help="comma list of lattice, ising, rbm")
+    ap.add_argument(
+        "--priors",
+        default=",".join(PRIORS),
+        help="comma list of lattice, ising, rbm, or NAME=FILE.npz (a saved prior)",
+    )
+    ap.add_argument("--methods", default=",".join(ESTIMATORS), help="comma list of mpm, map, icm")
+    ap.add_argument("--no-em", action="store_true", help="skip MPM with the flip rate unknown")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default="benchmarks/denoise_mnist.json")
@@ -80,12 +88,22 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     clean = load_mnist(args.data, binarize="threshold").test.tensor()[: args.n].view(-1, 28, 28)
     names = [k.strip() for k in args.priors.split(",") if k.strip()]
-    priors = {k: pretrained_prior(k, (28, 28), root=args.data) for k in names}
+    priors = {}
+    for k in names:
+        if "=" in k:
+            name, path = k.split("=", 1)
+            priors[name] = load_prior(path, shape=(28, 28))
+        else:
+            priors[k] = pretrained_prior(k, (28, 28), root=args.data)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods or any(m not in ESTIMATORS for m in methods):
+        raise SystemExit(f"--methods must be a comma list of {', '.join(ESTIMATORS)}")
     table = {}
     levels = [float(v) for v in args.noise.split(",")]
     for p in tqdm(levels, desc="noise levels", disable=None):
         runs = [
-            run_once(clean, p, priors, seed=1000 * r + int(1000 * p)) for r in range(args.repeats)
+            run_once(clean, p, priors, 1000 * r + int(1000 * p), methods, not args.no_em)
+            for r in range(args.repeats)
         ]
         summary = {}
         for name in runs[0]:

@@ -287,3 +287,40 @@ def test_bad_input():
     with pytest.raises(ValueError, match="observed must be a boolean mask"):
         observation_field(y, 0.1, observed=torch.ones(2, 16))
     assert isinstance(posterior(IsingModel.lattice(4), y, 0.1), FieldPosterior)
+
+
+@pytest.mark.parametrize("kind", ["offset_ising", "rbm"])
+def test_mpm_n_chains_averages_replicated_chains(kind):
+    # n_chains = k runs exactly the chains of the k-times replicated batch (same rows, same
+    # order, same random draws) and averages their marginals per image; those chains are
+    # checked against the exact marginals above
+    if kind == "rbm":
+        prior, y = _tiny_rbm(seed=1), _noisy(3, d=7, seed=11)
+    else:
+        prior, y = _prior(), _noisy(3, seed=11)
+    k = 5
+    clamp = torch.zeros(y.shape, dtype=torch.bool)
+    clamp[:, :2] = True
+    res = mpm(
+        posterior(prior, y, 0.2),
+        y,
+        n_sweeps=7,
+        burn_in=3,
+        n_chains=k,
+        clamp=clamp,
+        generator=torch.Generator().manual_seed(12),
+    )
+    rows = mpm(
+        posterior(prior, _replicate(y, k), 0.2),
+        _replicate(y, k),
+        n_sweeps=7,
+        burn_in=3,
+        clamp=_replicate(clamp, k),
+        generator=torch.Generator().manual_seed(12),
+    )
+    want = rows.marginals.view(3, k, -1).mean(1)
+    torch.testing.assert_close(res.marginals, want, rtol=0, atol=1e-12)
+    assert torch.equal(res.marginals[:, :2], y[:, :2])  # clamped pixels keep their value
+    assert res.info["n_chains"] == k and res.marginals.shape == y.shape
+    with pytest.raises(ValueError, match="n_chains"):
+        mpm(posterior(prior, y, 0.2), y, n_chains=0)

@@ -60,6 +60,7 @@ def mpm(
     *,
     n_sweeps: int = 100,
     burn_in: int = 20,
+    n_chains: int = 1,
     clamp: torch.Tensor | None = None,
     rao_blackwell: bool = True,
     generator: torch.Generator | None = None,
@@ -67,9 +68,15 @@ def mpm(
 ) -> Estimate:
     """Maximum posterior marginals from ``n_sweeps`` block-Gibbs sweeps after ``burn_in``.
 
+    ``P(x_i = 1 | y) ≈ (1 / (C·T)) Σ_c Σ_t m_{c,t,i}`` over ``C = n_chains`` independent
+    chains per image (all started at ``x0``, run as one batch of ``B·C`` rows) and the ``T``
+    sweeps after burn-in.
+
     Args:
         posterior: a binary model whose chains are the images (``posterior(prior, y, p)``).
         x0: initial states ``(B, d)`` (the noisy images).
+        n_chains: independent chains per image (``replicate``); more chains average over
+            modes a single slowly mixing chain would miss.
         clamp: boolean ``(d,)`` or ``(B, d)``; those pixels stay at ``x0`` (marginal 0 or 1).
         rao_blackwell: average ``E[x_i | rest]`` (``posterior.rao_blackwell`` if it has one,
             else ``σ(conditional_logits)``) instead of the 0/1 states.
@@ -77,23 +84,32 @@ def mpm(
     """
     n_sweeps = check_positive_int(n_sweeps, "n_sweeps")
     burn_in = check_positive_int(burn_in, "burn_in", allow_zero=True)
+    n_chains = check_positive_int(n_chains, "n_chains")
     x0, clamp = _prepare(posterior, x0, clamp)
-    sampler = BlockGibbsSampler(posterior)
-    rb = getattr(posterior, "rao_blackwell", None)
     start = time.perf_counter()
-    x = x0.clone()
-    acc = torch.zeros_like(x0)
+    B = x0.shape[0]
+    post, xs = posterior, x0
+    clamp_k = clamp
+    if n_chains > 1:
+        post = replicate(posterior, n_chains)
+        xs = x0.repeat_interleave(n_chains, 0)
+        if clamp is not None:
+            clamp_k = clamp.expand_as(x0).repeat_interleave(n_chains, 0)
+    sampler = BlockGibbsSampler(post)
+    rb = getattr(post, "rao_blackwell", None)
+    x = xs.clone()
+    acc = torch.zeros_like(xs)
     with torch.no_grad():
         for t in tqdm(range(burn_in + n_sweeps), desc="MPM", disable=not progress, leave=False):
-            x, _ = sampler.step(x, 1.0, clamp, x0, generator)
+            x, _ = sampler.step(x, 1.0, clamp_k, xs, generator)
             if t >= burn_in:
                 if not rao_blackwell:
                     acc += x
                 elif rb is not None:
                     acc += rb(x, generator)
                 else:
-                    acc += torch.sigmoid(posterior.conditional_logits(x))
-        marg = acc / n_sweeps
+                    acc += torch.sigmoid(post.conditional_logits(x))
+        marg = acc.view(B, n_chains, -1).mean(1) / n_sweeps
         if clamp is not None:
             marg = torch.where(clamp, x0, marg)
         est = (marg > 0.5).to(x0.dtype)
@@ -104,7 +120,7 @@ def mpm(
         energy,
         time.perf_counter() - start,
         marginals=marg,
-        info={"n_sweeps": n_sweeps, "burn_in": burn_in},
+        info={"n_sweeps": n_sweeps, "burn_in": burn_in, "n_chains": n_chains},
     )
 
 

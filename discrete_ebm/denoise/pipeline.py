@@ -29,6 +29,7 @@ def denoise(
     clamp_observed: bool = False,
     n_sweeps: int = 60,
     burn_in: int = 20,
+    n_chains: int = 1,
     anneal_sweeps: int = 60,
     beta_start: float = 0.3,
     beta_end: float = 4.0,
@@ -42,7 +43,8 @@ def denoise(
         noisy: ``(B, H, W)`` or ``(B, d)`` images in {0, 1} (``d`` = ``prior.dim``).
         prior: ``OffsetIsing`` (any size via ``for_shape`` beforehand), ``IsingModel``, RBM, ...
         p: flip rate (float or ``(B,)``); ``None`` estimates one shared rate by EM.
-        methods: any of ``"mpm"`` (marginals, ``n_sweeps`` after ``burn_in``), ``"map"``
+        methods: any of ``"mpm"`` (marginals over ``n_chains`` chains per image, ``n_sweeps``
+            each after ``burn_in``), ``"map"``
             (annealing ``beta_start → beta_end`` over ``anneal_sweeps``, ``n_restarts``, then
             ICM) and ``"icm"``.
         observed: boolean mask like ``noisy``; missing pixels get no observation term.
@@ -70,6 +72,7 @@ def denoise(
                 y,
                 n_sweeps=n_sweeps,
                 burn_in=burn_in,
+                n_chains=n_chains,
                 clamp=clamp,
                 generator=generator,
                 progress=progress,
