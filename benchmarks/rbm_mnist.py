@@ -46,102 +46,115 @@ def log(args, msg: str) -> None:
 
 
 # ----------------------------------------------------------------- throughput
-# Each function below processes `x` once and returns (wall, CPU) seconds; `throughput` calls
-# them in interleaved rounds so that load changes on a shared machine hit all of them. The
-# CPU time (of the whole process) is the load-robust clock when every method runs on one
-# thread: it leaves out the time the scheduler gives to other processes.
+# On a shared machine the load changes within seconds, so the methods are interleaved batch
+# by batch: every batch is processed by each method in turn (order rotated), each call timed
+# on two clocks, wall and CPU time of the process. With one thread per method (--threads 1)
+# the CPU clock leaves out the time the scheduler gives to other processes.
 def _now() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def _since(t0: tuple[float, float]) -> tuple[float, float]:
-    t1 = _now()
-    return t1[0] - t0[0], t1[1] - t0[1]
+class _Gemm:
+    """The five float32 GEMMs of one PCD-1 batch (v·W, h·Wᵀ, v⁻·W and the two halves of
+    the weight gradient) as separate calls: the work's GEMM-only cost."""
+
+    def __init__(self, seed: int):
+        g = torch.Generator().manual_seed(seed)
+        self.v = torch.rand(BATCH, N_VIS, generator=g)
+        self.W = torch.rand(N_VIS, N_HID, generator=g)
+        self.h = torch.rand(BATCH, N_HID, generator=g)
+        self.out_h = torch.empty(BATCH, N_HID)
+        self.out_v = torch.empty(BATCH, N_VIS)
+        self.out_w = torch.empty(N_VIS, N_HID)
+
+    def step(self, _batch) -> None:
+        v, W, h = self.v, self.W, self.h
+        torch.mm(v, W, out=self.out_h)
+        torch.mm(h, W.T, out=self.out_v)
+        torch.mm(v, W, out=self.out_h)
+        torch.mm(v.T, h, out=self.out_w)
+        torch.mm(v.T, h, out=self.out_w)
 
 
-def gemm_time(n_rows: int) -> tuple[float, float]:
-    """Seconds for the five float32 GEMMs of ``n_rows / 100`` PCD-1 batches (v·W, h·Wᵀ, v⁻·W
-    and the two halves of the weight gradient), back to back: the work's GEMM-only cost."""
-    g = torch.Generator().manual_seed(0)
-    v = torch.rand(BATCH, N_VIS, generator=g)
-    W = torch.rand(N_VIS, N_HID, generator=g)
-    h = torch.rand(BATCH, N_HID, generator=g)
-    out_h = torch.empty(BATCH, N_HID)
-    out_v = torch.empty(BATCH, N_VIS)
-    out_w = torch.empty(N_VIS, N_HID)
-    t = _now()
-    for _ in range(n_rows // BATCH):
-        torch.mm(v, W, out=out_h)
-        torch.mm(h, W.T, out=out_v)
-        torch.mm(v, W, out=out_h)
-        torch.mm(v.T, h, out=out_w)
-        torch.mm(v.T, h, out=out_w)
-    return _since(t)
+class _Ours:
+    """``FusedPCDTrainer.step`` (PCD-1 + SGD, float32, uniforms from numpy's PCG64), which
+    validates each batch (binary, no NaN) as part of the timed work."""
+
+    def __init__(self, seed: int, lr: float):
+        rbm = RBM(N_VIS, N_HID, generator=torch.Generator().manual_seed(seed))
+        self.trainer = FusedPCDTrainer(rbm, BATCH, lr, generator=np.random.default_rng(seed))
+
+    def step(self, batch: torch.Tensor) -> None:
+        self.trainer.step(batch)
 
 
-def ours_time(x: torch.Tensor, lr: float, seed: int) -> tuple[float, float]:
-    """Seconds for one pass of PCD-1 + SGD (``FusedPCDTrainer``, float32, uniforms from
-    numpy's PCG64) over ``x``, including building the model (as ``BernoulliRBM.fit``
-    includes its initialisation) and validating every batch."""
-    t = _now()
-    rbm = RBM(N_VIS, N_HID, generator=torch.Generator().manual_seed(seed))
-    FusedPCDTrainer(rbm, BATCH, lr, generator=np.random.default_rng(seed)).fit_epoch(x)
-    return _since(t)
+class _Sklearn:
+    """scikit-learn's ``BernoulliRBM``: ``fit`` on the first batch initialises it exactly as
+    ``fit`` does (weights, biases, chains in the input's dtype); then each timed call is
+    ``_fit(batch, rng)``, the per-batch PCD-1 update that ``fit`` loops over (so the
+    comparison leaves out scikit-learn's input validation and initialisation)."""
 
+    def __init__(self, seed: int, lr: float, first: np.ndarray):
+        from sklearn.neural_network import BernoulliRBM
 
-def sklearn_time(x: np.ndarray, lr: float, seed: int) -> tuple[float, float]:
-    """Seconds for ``BernoulliRBM.fit`` (``n_iter=1``: one pass of PCD-1) on ``x`` (dtype kept)."""
-    from sklearn.neural_network import BernoulliRBM
+        self.model = BernoulliRBM(
+            n_components=N_HID, learning_rate=lr, batch_size=BATCH, n_iter=1, random_state=seed
+        ).fit(first)
+        self.rng = np.random.RandomState(seed)
 
-    model = BernoulliRBM(
-        n_components=N_HID, learning_rate=lr, batch_size=BATCH, n_iter=1, random_state=seed
-    )
-    t = _now()
-    model.fit(x)
-    return _since(t)
+    def step(self, batch: np.ndarray) -> None:
+        self.model._fit(batch, self.rng)
 
 
 def throughput(args, train) -> dict:
-    """Rounds of {GEMM-only, ours float32, scikit-learn float64, scikit-learn float32} on the
-    same rows (order rotated each round). Per clock (wall, CPU): the median rates, the
-    medians of the per-round ratios ours ÷ method (each compares timings taken seconds
-    apart; ``ratio_vs_gemm`` is the fraction of the GEMM-only rate) and their ranges."""
+    """Rounds over the same rows of {GEMM-only, ours float32, scikit-learn float64,
+    scikit-learn float32}, interleaved per batch. Per clock (wall, CPU): the median rates
+    over rounds, the medians of the per-round ratios ours ÷ method (``ratio_vs_gemm`` is the
+    fraction of the GEMM-only rate) and their ranges."""
     from threadpoolctl import threadpool_limits
 
     x = train.tensor()[: args.throughput_rows].contiguous()
-    n = int(x.shape[0])
-    x64 = x.double().numpy()
-    x32 = x.numpy().astype(np.float32)
-    methods = {
-        "gemm": lambda r: gemm_time(n),
-        "ours_f32": lambda r: ours_time(x, args.lr, r),
-        "sklearn_f64": lambda r: sklearn_time(x64, args.lr, r),
-        "sklearn_f32": lambda r: sklearn_time(x32, args.lr, r),
+    n = int(x.shape[0]) // BATCH * BATCH
+    data = {
+        "gemm": x,
+        "ours_f32": x,
+        "sklearn_f64": x.double().numpy(),
+        "sklearn_f32": x.numpy().astype(np.float32),
     }
-    names = list(methods)
-    secs: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
+    names = list(data)
+    secs = {k: np.zeros((args.repeats, 2)) for k in names}
     with threadpool_limits(limits=args.threads):
-        for k in names:  # warm-up (allocations, BLAS dispatch), not recorded
-            methods[k](0)
-        for r in range(args.repeats):
-            for k in names[r % 4 :] + names[: r % 4]:
-                secs[k].append(methods[k](r + 1))
+        for r in range(-1, args.repeats):  # round -1: warm-up, not recorded
+            runners = {
+                "gemm": _Gemm(r + 1),
+                "ours_f32": _Ours(r + 1, args.lr),
+                "sklearn_f64": _Sklearn(r + 1, args.lr, data["sklearn_f64"][:BATCH]),
+                "sklearn_f32": _Sklearn(r + 1, args.lr, data["sklearn_f32"][:BATCH]),
+            }
+            for i, a in enumerate(range(0, n, BATCH)):
+                for k in names[i % 4 :] + names[: i % 4]:
+                    batch = data[k][a : a + BATCH]
+                    t0 = _now()
+                    runners[k].step(batch)
+                    t1 = _now()
+                    if r >= 0:
+                        secs[k][r] += (t1[0] - t0[0], t1[1] - t0[1])
     out: dict = {}
     for i, clock in enumerate(("wall", "cpu")):
-        rate = {k: [n / t[i] for t in v] for k, v in secs.items()}
-        ratios = {
-            f"vs_{k}": [a / b for a, b in zip(rate["ours_f32"], rate[k])]
-            for k in ("sklearn_f64", "sklearn_f32", "gemm")
-        }
+        rate = {k: n / v[:, i] for k, v in secs.items()}
+        ratios = {k: rate["ours_f32"] / rate[k] for k in ("sklearn_f64", "sklearn_f32", "gemm")}
         out[clock] = {
-            "vectors_per_s": {k: round(statistics.median(v), 1) for k, v in rate.items()},
-            **{f"ratio_{k}": round(statistics.median(v), 4) for k, v in ratios.items()},
-            "ratio_range": {k: [round(min(v), 3), round(max(v), 3)] for k, v in ratios.items()},
-            "gemm_gflops": round(statistics.median(rate["gemm"]) * 10 * N_VIS * N_HID / 1e9, 2),
+            "vectors_per_s": {k: round(float(np.median(v)), 1) for k, v in rate.items()},
+            **{f"ratio_vs_{k}": round(float(np.median(v)), 4) for k, v in ratios.items()},
+            "ratio_range": {
+                f"vs_{k}": [round(float(v.min()), 3), round(float(v.max()), 3)]
+                for k, v in ratios.items()
+            },
+            "gemm_gflops": round(float(np.median(rate["gemm"])) * 10 * N_VIS * N_HID / 1e9, 2),
         }
     return {
         **out,
-        "rows": n,
+        "rows_per_round": n,
         "rounds": args.repeats,
         "threads": args.threads,
         "load_average_1_5_15min": [round(a, 2) for a in os.getloadavg()],

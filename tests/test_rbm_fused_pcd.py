@@ -158,3 +158,14 @@ def test_input_errors_name_the_argument():
         FusedPCDTrainer(rbm, 4, 0.1, generator=0)
     with pytest.raises(ValueError, match="numpy Generator needs a float32/float64"):
         FusedPCDTrainer(RBM(6, 3, dtype=torch.float16), 4, 0.1, generator=np.random.default_rng())
+
+
+def test_trainer_relayout_keeps_the_model():
+    rbm = RBM(9, 4, weight_std=0.5, generator=torch.Generator().manual_seed(0))
+    x = (torch.rand(6, 9, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    W0, e0 = rbm.W.detach().clone(), rbm.energy(x).detach()
+    FusedPCDTrainer(rbm, 3, 0.1)
+    assert rbm.W.shape == (9, 4) and rbm.W.T.is_contiguous()
+    assert torch.equal(rbm.W.detach(), W0)
+    torch.testing.assert_close(rbm.energy(x).detach(), e0)
+    assert dict(rbm.named_parameters())["W"] is rbm.W

