@@ -1,10 +1,11 @@
 """RBM / DBM on dynamically binarised MNIST: throughput vs scikit-learn, AIS test log-likelihood.
 
 Parts (each can be switched off):
-1. throughput: RBM 784×500 PCD-1 steps (batch 100) of our fast path (float32) against
-   scikit-learn's ``BernoulliRBM`` (same n_components, batch size, learning rate) on float64
-   and float32 input, and against the machine's float32 GEMM rate for the same five
-   ``100×784×500`` products per batch, all measured in this run (medians of ``--repeats``).
+1. throughput: RBM 784×500 PCD-1 steps (batch 100) of our fast path (``FusedPCDTrainer``,
+   float32) against scikit-learn's ``BernoulliRBM`` (same n_components, batch size,
+   learning rate) on float64 and float32 input, and against the machine's float32 GEMM rate
+   for the same five ``100×784×500`` products per batch, interleaved batch by batch in
+   ``--repeats`` rounds; medians of the per-round ratios, on the wall and the CPU clock.
 2. RBM-500 trained by PCD (fast path) and by Bernoulli energy discrepancy (``fit``), and a
    784-500-1000 DBM by PCD with a mean-field positive phase; each evaluated by AIS
    (``log Ẑ`` ± standard error) on a fixed binarisation of the 10,000 test images (the DBM
