@@ -11,6 +11,21 @@ Results are reported in the benchmark's parametrisation ``J_σ = J/2`` as the RM
 ``d × d`` entries of the coupling matrix (diagonal and absent pairs included), the metric of
 the GWG learning script, and as ``−log RMSE`` (natural log).
 
+Checked against the GWG code (github.com/wgrathwohl/GWG_release): ``rbm.py``
+``LatticeIsingModel`` builds ``G`` = the full symmetric adjacency of igraph's circular
+``Lattice([D, D])``, ``J = σG`` and ``log p̃ = (2x−1)ᵀJ(2x−1) + bᵀ(2x−1)``; ``pcd.py``
+(``--model lattice_ising_2d``) keeps ``ground_truth_J = σA``, learns a full ``G`` (diagonal
+zeroed after every step), scores ``get_J() = (G + Gᵀ)/2`` by
+``((ground_truth_J − get_J())**2).mean().sqrt()`` (all d² entries, what ``benchmark_rmse``
+computes), and adds ``l1 · get_J().abs().sum()`` (all d² entries of the σ-scale matrix,
+i.e. ``l1 · Σ_{i<j} |J_ij|`` in our scale: the L1 weights are on the same scale as ours);
+``utils.generate_data`` starts ``n_samples = 2000`` chains uniformly and runs
+``gt_steps = 10⁶`` steps of ``PerDimGibbsSampler(rand=False)``, which updates one site per
+step in a fixed order: 10⁴ sweeps per independent chain at D = 10. Their training
+(``train_ising_potts.sh``): Adam lr 0.001, 10⁴ steps, batches of 256, 256 persistent
+chains, ``l1 ∈ {0.01, 0.1, 1}``. A later copy of the script (the cyclical-DMALA code)
+prints ``torch.log(rmse)``, i.e. the natural log.
+
 How long the chains run (``LATTICE_SWEEPS``): measured with 400 chains from uniform random
 states, block Gibbs on the torus (see ``benchmarks/ising_couplings.py --mixing``):
 
