@@ -148,6 +148,10 @@ def test_input_errors_name_the_argument():
         tr.step(torch.zeros(5, 6))
     with pytest.raises(TypeError, match="v must be a floating"):
         tr.step(torch.zeros(2, 6, dtype=torch.long))
+    with pytest.raises(ValueError, match="x must have width 6"):
+        tr.fit_epoch(torch.zeros(8, 5))
+    with pytest.raises(ValueError, match="x must be binary"):
+        tr.fit_epoch(torch.full((8, 6), 0.5))
     with pytest.raises(ValueError, match="batch_size must be <= n_chains=4"):
         tr.fit_epoch(torch.zeros(8, 6), batch_size=5)
     with pytest.raises(ValueError, match="lr must be"):

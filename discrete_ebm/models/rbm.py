@@ -537,13 +537,20 @@ class FusedPCDTrainer:
         """Steps over ``x (N, n)`` in order, in batches of ``batch_size`` (default
         ``n_chains``; the last batch may be smaller), like one ``BernoulliRBM`` iteration.
         Each batch is validated as it is used (no full-size temporaries)."""
-        if not (isinstance(x, torch.Tensor) and x.dim() == 2):
-            check_states(x, self.rbm.n_visible, name="x")  # raises the standard message
+        n = self.rbm.n_visible
+        if not (
+            isinstance(x, torch.Tensor)
+            and x.is_floating_point()
+            and x.dim() == 2
+            and x.shape[1] == n
+        ):
+            check_states(x, n, name="x")  # raises the standard message
         bs = self.n_chains if batch_size is None else check_positive_int(batch_size, "batch_size")
         if bs > self.n_chains:
             raise ValueError(f"batch_size must be <= n_chains={self.n_chains}, got {bs}")
         for a in range(0, x.shape[0], bs):
-            self.step(x[a : a + bs])
+            _check_binary_batch(x[a : a + bs], n, "x")
+            self.step(x[a : a + bs], check=False)
 
 
 class RBMAnnealingPath:
