@@ -62,8 +62,8 @@ def test_refit_keeps_the_lattice_and_removes_the_shrinkage(lattice_data, objecti
     # one history over both stages; callbacks count steps from the start of stage 1
     assert history.steps == 700 and steps_seen == list(range(1, 701))
     assert all(b >= a for a, b in zip(history.elapsed, history.elapsed[1:]))
-    # the support keeps all 32 lattice pairs (stage 1 has them at ≈ 0.3 > 0.05) and few of
-    # the 88 absent ones (measured 5–6: noise of sd ≈ 0.023 beyond the threshold)
+    # the support keeps all 32 lattice pairs (stage 1 has them at ≈ 0.3 > 0.075) and few of
+    # the 88 absent ones (measured 2–3: noise of sd ≈ 0.023 beyond the threshold)
     assert not model.is_dense
     J = model.J.detach()
     assert bool((J[J_true != 0] != 0).all()) and 32 <= model.n_edges <= 32 + 10
@@ -72,8 +72,8 @@ def test_refit_keeps_the_lattice_and_removes_the_shrinkage(lattice_data, objecti
     # 1/sqrt(2000·Var(s_i s_j)) for MLE; ED and PL are a little less efficient), so
     # 0.4 ± 0.03 is ≈ 7 standard errors; stage 1 alone sits at ≈ 0.30–0.33.
     assert J[J_true != 0].mean().item() == pytest.approx(0.4, abs=0.03)
-    # the refit lowers the benchmark RMSE (measured 0.0207 -> 0.0143 for ED-Bern, 0.0174 ->
-    # 0.0143 for PL); what remains is mostly the handful of unpenalised spurious pairs
+    # the refit lowers the benchmark RMSE (measured 0.0207 -> 0.0133 for ED-Bern, 0.0174 ->
+    # 0.0123 for PL); much of what remains is the few unpenalised spurious pairs
     assert benchmark_rmse(J, J_true) < 0.9 * stage1[0]
     assert benchmark_rmse(J, J_true) < 0.017
 
@@ -129,7 +129,7 @@ def test_cli_refit(tmp_path):
     assert main([*args, "--out", str(out), "--quiet"]) == 0
     result = json.loads((out / "ising.json").read_text())
     s = result["settings"]
-    assert s["refit"] is True and s["refit_steps"] == 30 and s["refit_threshold"] == 0.05
+    assert s["refit"] is True and s["refit_steps"] == 30 and s["refit_threshold"] == 0.075
     assert s["refit_l1"] == 0.0 and isinstance(s["refit_pairs"], int)
     assert len(result["history"]["loss"]) == 70
     with np.load(out / "couplings.npz") as f:
