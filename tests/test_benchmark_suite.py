@@ -101,6 +101,20 @@ def test_resume_skips_finished_cells(tmp_path):
     assert third.calls == ["broken"]  # ...unless asked to retry
 
 
+def test_resuming_with_other_tasks_keeps_the_earlier_tasks_in_the_report(tmp_path):
+    class OtherTask(CountingTask):
+        name = "other"
+
+        def cells(self, suite):
+            return [Cell("other", "continuous", "good", 0, {})]
+
+    run_suite([CountingTask()], tmp_path, suite="tiny", progress=False)
+    data = run_suite([OtherTask()], tmp_path, suite="tiny", progress=False)
+    assert set(data["tasks"]) == {"fake", "other"}
+    text = write_report(data, tmp_path)[0].read_text()
+    assert "### fake" in text and "### other" in text
+
+
 def test_unknown_task_and_suite_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="unknown task"):
         default_tasks(["nope"])

@@ -149,7 +149,10 @@ def run_suite(
         "threads": torch.get_num_threads(),
         "platform": platform.platform(),
     }
-    data["tasks"] = {t.name: {"metrics": t.metrics, "description": t.description} for t in tasks}
+    # update, not replace: a run restricted to some tasks keeps the others' cells reportable
+    data.setdefault("tasks", {}).update(
+        {t.name: {"metrics": t.metrics, "description": t.description} for t in tasks}
+    )
     todo = []
     for task in tasks:
         for cell in task.cells(suite):
