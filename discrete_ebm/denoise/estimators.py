@@ -179,7 +179,7 @@ def anneal_map(
     x0: torch.Tensor,
     *,
     n_sweeps: int = 100,
-    beta_start: float = 0.3,
+    beta_start: float = 1.0,
     beta_end: float = 4.0,
     schedule=None,
     n_restarts: int = 1,
@@ -189,7 +189,10 @@ def anneal_map(
 ) -> Estimate:
     """MAP by simulated annealing: block-Gibbs sweeps at ``β_t`` from ``beta_start`` to
     ``beta_end`` (geometric; or ``schedule``, a sequence of ``β`` values), then ICM to the
-    nearest local minimum (``β = ∞``). With ``n_restarts = k`` each image runs ``k``
+    nearest local minimum (``β = ∞``). The default starts at the posterior itself
+    (``β = 1``): on MNIST validation digits a hotter start (``β = 0.3``) is no better for the
+    Ising priors and lets the chains of the denoising-tuned RBM prior leave the digit
+    (12 % pixel error instead of 1.7 %). With ``n_restarts = k`` each image runs ``k``
     independent chains (batched) and keeps the one of lowest posterior energy.
     Returns ``Estimate`` with the posterior energies ``(B,)``."""
     x0, clamp = _prepare(posterior, x0, clamp)

@@ -31,7 +31,7 @@ def denoise(
     burn_in: int = 20,
     n_chains: int = 1,
     anneal_sweeps: int = 60,
-    beta_start: float = 0.3,
+    beta_start: float = 1.0,
     beta_end: float = 4.0,
     n_restarts: int = 1,
     generator: torch.Generator | None = None,
