@@ -425,7 +425,9 @@ class FusedPCDTrainer:
         lr: the SGD rate ``η`` (an attribute: change it between steps for a schedule).
         k: Gibbs sweeps per step.
         chains: initial hidden chains ``(C, m)``; default zeros (as scikit-learn).
-        generator: source of the uniforms.
+        generator: source of the uniforms: a ``torch.Generator`` or a
+            ``numpy.random.Generator`` (CPU; its PCG64 fills the buffers in place, ~2× faster
+            than torch's Mersenne Twister here, which matters at ~7% of a 784×500 step).
     """
 
     def __init__(
