@@ -20,8 +20,6 @@ import torch
 from ._common import add_common_arguments, say, show_progress, write_json
 
 PRIORS = ("lattice", "ising", "rbm")
-#: MPM chains per image by default (chosen on validation digits, see RESULTS_denoise.md)
-MPM_CHAINS = 1
 
 
 def register(subparsers) -> None:
@@ -59,8 +57,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--chains",
         type=int,
-        default=MPM_CHAINS,
-        help=f"MPM chains per image, marginals averaged (default: {MPM_CHAINS})",
+        default=None,
+        help="MPM chains per image, marginals averaged (default: 4 for the RBM prior, else 1)",
     )
     p.add_argument("--anneal-sweeps", type=int, default=60, help="annealing sweeps (default: 60)")
     p.add_argument("--estimate-noise", action="store_true", help="estimate the flip rate by EM")
@@ -127,7 +125,7 @@ def run(args) -> int:
         raise SystemExit(f"--methods must be a comma list of {', '.join(ESTIMATORS)}; got {bad}")
     if args.noise is not None and not 0 < args.noise < 0.5:
         raise SystemExit(f"--noise must lie in (0, 0.5), got {args.noise}")
-    if args.chains < 1:
+    if args.chains is not None and args.chains < 1:
         raise SystemExit(f"--chains must be >= 1, got {args.chains}")
     if not 0 <= args.missing < 1:
         raise SystemExit(f"--missing must lie in [0, 1), got {args.missing}")
@@ -237,7 +235,7 @@ def run(args) -> int:
             "methods": methods,
             "sweeps": args.sweeps,
             "burn_in": args.burn_in,
-            "mpm_chains": args.chains,
+            "mpm_chains": args.chains if args.chains is not None else "4 for rbm, else 1",
             "anneal_sweeps": args.anneal_sweeps,
             "seed": args.seed,
             "device": str(device),

@@ -17,6 +17,9 @@ from .noise import estimate_flip_rate
 from .posterior import _as_rows, posterior
 
 ESTIMATORS = ("mpm", "map", "icm")
+#: MPM chains per image under an RBM prior by default: on 1,000 MNIST validation digits at
+#: p = 0.1 the shipped RBM's MPM error is 1.57 % with 1 chain and 1.51 % with 4
+RBM_MPM_CHAINS = 4
 
 
 def denoise(
@@ -29,7 +32,7 @@ def denoise(
     clamp_observed: bool = False,
     n_sweeps: int = 60,
     burn_in: int = 20,
-    n_chains: int = 1,
+    n_chains: int | None = None,
     anneal_sweeps: int = 60,
     beta_start: float = 1.0,
     beta_end: float = 4.0,
@@ -44,7 +47,8 @@ def denoise(
         prior: ``OffsetIsing`` (any size via ``for_shape`` beforehand), ``IsingModel``, RBM, ...
         p: flip rate (float or ``(B,)``); ``None`` estimates one shared rate by EM.
         methods: any of ``"mpm"`` (marginals over ``n_chains`` chains per image, ``n_sweeps``
-            each after ``burn_in``), ``"map"``
+            each after ``burn_in``; ``n_chains=None``: ``RBM_MPM_CHAINS`` for an RBM prior,
+            whose two-layer chains mix more slowly than single-site sweeps, else 1), ``"map"``
             (annealing ``beta_start → beta_end`` over ``anneal_sweeps``, ``n_restarts``, then
             ICM) and ``"icm"``.
         observed: boolean mask like ``noisy``; missing pixels get no observation term.
@@ -65,6 +69,8 @@ def denoise(
     out["p"] = p
     post = posterior(prior, y, p, obs)
     clamp = obs if (clamp_observed and obs is not None) else None
+    if n_chains is None:
+        n_chains = RBM_MPM_CHAINS if getattr(post, "is_rbm", False) else 1
     for m in methods:
         if m == "mpm":
             res = mpm(

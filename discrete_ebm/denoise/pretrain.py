@@ -61,7 +61,7 @@ RBM_SETTINGS = {
     "k": 1,
     "lr_schedule": "cosine",
 }
-RBM_FINETUNE = {"flip_rates": (0.1,), "epochs": 6, "lr": 3e-3, "batch_size": 100, "k": 10}
+RBM_FINETUNE = {"flip_rates": (0.1,), "epochs": 12, "lr": 3e-3, "batch_size": 100, "k": 10}
 VALIDATION = {"n_images": 500, "p": 0.1, "n_sweeps": 40, "burn_in": 10, "seed": 1}
 
 
