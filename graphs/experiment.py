@@ -60,7 +60,7 @@ class EgoConfig:
     """
 
     objective: str = "ed-bern"
-    epsilon: float = 0.1
+    epsilon: float = 0.05
     n_negatives: int = 32
     w: float = 1.0
     cd_updates: int = 10

@@ -5,9 +5,10 @@ discrepancy, or persistent contrastive divergence with an edge sampler), generat
 graphs by MCMC on edges (heat-bath Gibbs over edge flips, or Gibbs-with-gradients with a
 Metropolis-Hastings correction; chains start at randomly drawn training graphs, or at
 random graphs with the node counts of training graphs with ``--init noise``; isolated nodes
-removed) and writes ``ego.json`` (degree / clustering / orbit MMD² against the 40 test
-graphs, the train-vs-test reference, training and sampling time), ``generated.json`` (the
-graphs) and ``ego_graphs.png`` (training graphs beside generated ones).
+removed, a graph left empty counted as one node, as GDSS does) and writes ``ego.json``
+(degree / clustering / orbit MMD² against the 40 test graphs, the train-vs-test reference,
+training and sampling time), ``generated.json`` (the graphs) and ``ego_graphs.png``
+(training graphs beside generated ones).
 """
 
 from __future__ import annotations
