@@ -8,6 +8,9 @@
   prior applies to images of any size (``OffsetIsing.for_shape``).
 - ``fit_rbm``: an RBM trained by persistent contrastive divergence (``RBM.pcd_step``) with
   Adam; it is tied to the image size it was trained on.
+- ``finetune_rbm_denoising``: refits an RBM prior for denoising by the conditional
+  likelihood ``log p(x | y)`` of clean images given synthetic noisy copies (CD-k on the
+  posterior); the shipped RBM prior is ``fit_rbm`` followed by this.
 - ``save_prior`` / ``load_prior``: a prior as a small ``.npz`` (``kind``, shape, parameters).
 - ``pretrained_prior``: the priors a user gets by default, fitted once on the 50,000 MNIST
   training digits (threshold 128) with settings chosen on the validation digits
