@@ -7,14 +7,16 @@ is sampled with the library's samplers, one chain per image:
 - ``posterior(prior, noisy, p, observed=None)``: the posterior model (batched fields);
 - ``mpm``, ``anneal_map``, ``icm``: the estimators; ``denoise`` runs them in one call;
 - ``estimate_flip_rate``: EM estimate of ``p`` when it is not known;
-- ``lattice_prior``, ``fit_offset_ising``, ``fit_rbm``, ``pretrained_prior``: the priors.
+- ``lattice_prior``, ``fit_offset_ising``, ``fit_rbm``, ``pretrained_prior``: the priors;
+  ``finetune_rbm_denoising`` tunes an RBM prior by log p(clean | noisy) on training images.
 """
 
 from .estimators import Estimate, anneal_map, icm, mpm
 from .noise import estimate_flip_rate, expected_flip_fraction
-from .pipeline import ESTIMATORS, denoise
+from .pipeline import ESTIMATORS, RBM_MPM_CHAINS, denoise
 from .posterior import FieldPosterior, flip_log_odds, observation_field, posterior, replicate
 from .priors import (
+    finetune_rbm_denoising,
     fit_offset_ising,
     fit_rbm,
     lattice_prior,
@@ -25,12 +27,14 @@ from .priors import (
 
 __all__ = [
     "ESTIMATORS",
+    "RBM_MPM_CHAINS",
     "Estimate",
     "FieldPosterior",
     "anneal_map",
     "denoise",
     "estimate_flip_rate",
     "expected_flip_fraction",
+    "finetune_rbm_denoising",
     "fit_offset_ising",
     "fit_rbm",
     "flip_log_odds",
