@@ -6,18 +6,7 @@ import pytest
 import torch
 
 from discrete_ebm.commands.ising import learn_couplings
-from discrete_ebm.data.ising import benchmark_rmse, lattice_model
-from discrete_ebm.evaluation import exact
-
-
-@pytest.fixture(scope="module")
-def lattice_data():
-    # 2,000 exact i.i.d. samples of the periodic 4 × 4 lattice, σ = 0.2 (J = 0.4), by
-    # enumerating its 65,536 states: the test checks the learning, not the sampler
-    true = lattice_model(4, 0.2)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.multinomial(exact.probabilities(true), 2000, replacement=True, generator=g)
-    return exact.all_states(16)[idx].float(), true.J.detach()
+from discrete_ebm.data.ising import benchmark_rmse
 
 
 @pytest.mark.parametrize("objective", ["ed-bern", "ed-grid", "pl"])

@@ -13,17 +13,7 @@ import torch
 from discrete_ebm.cli import main
 from discrete_ebm.commands.ising import build_objective, learn_couplings, select_support
 from discrete_ebm.data.ising import benchmark_rmse, lattice_model
-from discrete_ebm.evaluation import exact
 from discrete_ebm.models.ising import IsingModel
-
-
-@pytest.fixture(scope="module")
-def lattice_data():
-    # 2,000 exact i.i.d. samples of the periodic 4 × 4 lattice, σ = 0.2 (J = 0.4)
-    true = lattice_model(4, 0.2)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.multinomial(exact.probabilities(true), 2000, replacement=True, generator=g)
-    return exact.all_states(16)[idx].float(), true.J.detach()
 
 
 def test_select_support_is_symmetric_without_diagonal():
