@@ -47,6 +47,8 @@ DISCRETE = ("rbm-pcd", "rbm-ed-bern")
 DISCRETE_FULL = ("mlp-pcd", "mlp-ed-bern")
 CONTINUOUS = ("gaussian-ed", "ssm", "dsm")
 NOISE_SIGMA = 0.3
+# both views: Adam at 1e-3, batches of 100, evaluated halfway and at the end
+TRAINING = {"n_evals": 2, "lr": 1e-3, "batch_size": 100}
 
 
 class MnistTask:
@@ -101,15 +103,7 @@ class MnistTask:
             return {"test_ll": ais.log_likelihood(model, test, log_z), "log_z_stderr": stderr}
 
         return train_with_evaluations(
-            model,
-            objective,
-            train,
-            steps=st["steps"],
-            n_evals=2,
-            evaluate=evaluate,
-            lr=1e-3,
-            batch_size=100,
-            generator=gen,
+            model, objective, train, steps=st["steps"], evaluate=evaluate, generator=gen, **TRAINING
         )
 
     def _continuous(self, name, train, test, st, gen) -> CellResult:
@@ -133,13 +127,5 @@ class MnistTask:
             return {"denoise_gain": float(gain)}
 
         return train_with_evaluations(
-            model,
-            objective,
-            x,
-            steps=st["steps"],
-            n_evals=2,
-            evaluate=evaluate,
-            lr=1e-3,
-            batch_size=100,
-            generator=gen,
+            model, objective, x, steps=st["steps"], evaluate=evaluate, generator=gen, **TRAINING
         )
