@@ -1,5 +1,14 @@
 """Evaluation: exact enumeration, AIS, metrics."""
 
-from . import ais, continuous_metrics, exact, metrics
+from . import ais, continuous_metrics, exact, metrics, transfer_matrix
+from .transfer_matrix import lattice_log_likelihood, transfer_matrix_log_partition
 
-__all__ = ["ais", "continuous_metrics", "exact", "metrics"]
+__all__ = [
+    "ais",
+    "continuous_metrics",
+    "exact",
+    "lattice_log_likelihood",
+    "metrics",
+    "transfer_matrix",
+    "transfer_matrix_log_partition",
+]
