@@ -23,9 +23,10 @@ import math
 
 import torch
 
-from .._validation import check_positive_int, check_probability
+from .._validation import check_positive_int, check_probability, trusted_values
 from ..models.base import EnergyModel
 from .base import Objective
+from .bernoulli_flips import bernoulli_flip_mask
 
 
 def energy_discrepancy_loss(
@@ -87,6 +88,7 @@ class EnergyDiscrepancy(Objective):
     ) -> torch.Tensor:
         B, d = x.shape
         M = self.n_negatives
+        x = model.check_input(x)
         with torch.no_grad():
             y = self.perturb(x, generator)
             xn = self.negatives(y, M, generator)
@@ -95,7 +97,8 @@ class EnergyDiscrepancy(Objective):
                 f"{type(self).__name__}.negatives must return shape {(B, M, d)}, "
                 f"got {tuple(xn.shape)}"
             )
-        u = model.energy(torch.cat([x, xn.reshape(B * M, d)], dim=0))
+        with trusted_values():  # the data were checked above; negatives are built from them
+            u = model.energy(torch.cat([x, xn.reshape(B * M, d)], dim=0))
         u_pos, u_neg = u[:B], u[B:].view(B, M)
         loss = energy_discrepancy_loss(u_pos, u_neg, self.w)
         e_pos, e_neg = u_pos.detach().mean(), u_neg.detach().mean()
@@ -104,8 +107,8 @@ class EnergyDiscrepancy(Objective):
 
 
 def _xor(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
-    """``x XOR flips`` for float 0/1 tensors (broadcasting)."""
-    return x + flips - 2 * x * flips
+    """``x XOR flips`` for float 0/1 tensors (broadcasting), in ``x``'s dtype."""
+    return (x != flips).to(x.dtype)
 
 
 class BernoulliED(EnergyDiscrepancy):
@@ -133,8 +136,9 @@ class BernoulliED(EnergyDiscrepancy):
         self, shape: tuple[int, ...], x: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """A 0/1 float tensor of ``shape`` with i.i.d. Bernoulli(ε) entries (1 = flip)."""
-        u = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
-        return (u < self.epsilon).to(x.dtype)
+        return bernoulli_flip_mask(
+            shape, self.epsilon, generator=generator, device=x.device, dtype=x.dtype
+        )
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return _xor(x, self.flips(tuple(x.shape), x, generator))
