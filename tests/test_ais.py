@@ -98,3 +98,22 @@ def test_schedule_and_argument_errors():
     r1 = ais.log_partition(rbm, 20, betas=sched, generator=torch.Generator().manual_seed(0))
     r2 = ais.log_partition(rbm, 20, betas=sched, generator=torch.Generator().manual_seed(0))
     assert r1 == r2
+
+
+def test_ais_on_a_10x10_lattice_matches_the_transfer_matrix():
+    # beyond enumeration (2^100 states): the exact log Z comes from the row transfer matrix.
+    # Random lattice couplings N(0.2, 0.15²) (near the critical 0.44 in places) and fields
+    from discrete_ebm.evaluation.transfer_matrix import transfer_matrix_log_partition
+
+    D = 10
+    g = torch.Generator().manual_seed(5)
+    lattice = IsingModel.lattice(D, coupling=1.0)
+    J = lattice.J * (0.2 + 0.15 * torch.randn(D * D, D * D, generator=g))
+    J = torch.triu(J, 1) + torch.triu(J, 1).T
+    model = IsingModel(J, 0.1 * torch.randn(D * D, generator=g), sparse=True)
+    with torch.no_grad():
+        truth = float(transfer_matrix_log_partition(model, D, D))
+    log_z, stderr = ais.log_partition(
+        model, n_chains=100, n_betas=400, generator=torch.Generator().manual_seed(6)
+    )
+    assert_close_to_exact(log_z, stderr, truth)
