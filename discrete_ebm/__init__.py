@@ -4,6 +4,8 @@ Conventions (see DESIGN.md): binary states are float tensors in {0, 1} of shape 
 ``energy(x)`` returns ``U(x)`` with ``p(x) ∝ exp(−U(x))``, shape ``(B,)``.
 """
 
+from . import cpu_allocator
+from .cpu_allocator import keep_freed_memory
 from .devices import resolve_device
 from .evaluation import ais, exact
 from .models import (
@@ -37,6 +39,8 @@ from .training import History, TrainingDiverged, fit
 __version__ = "0.1.0"
 
 __all__ = [
+    "cpu_allocator",
+    "keep_freed_memory",
     "EnergyModel",
     "IsingModel",
     "RBM",

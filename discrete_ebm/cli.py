@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 from . import commands
+from .cpu_allocator import keep_freed_memory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    keep_freed_memory()  # every subcommand trains or samples on the CPU by default
     return int(args.func(args) or 0)
 
 

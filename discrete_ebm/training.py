@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cpu_allocator import keep_freed_memory
 from .devices import module_device, module_dtype, resolve_device
 
 
@@ -230,6 +231,9 @@ def fit(
         resume: continue from ``checkpoint`` if it exists.
         shuffle: reshuffle tensor data every epoch.
 
+    On the CPU, ``fit`` raises glibc's malloc thresholds once per process
+    (``cpu_allocator.keep_freed_memory``; ``DISCRETE_EBM_MALLOC_TUNING=0`` turns it off).
+
     Returns the ``History``. Raises ``TrainingDiverged`` (a ``FloatingPointError``) naming
     the step if the loss is NaN or infinite; no optimiser step is taken and the last
     checkpoint file is left as it was.
@@ -267,6 +271,8 @@ def fit(
         model.to(resolve_device(device))
     dev = module_device(model)
     dtype = module_dtype(model)
+    if dev.type == "cpu":
+        keep_freed_memory()  # reuse the step's large temporaries (see cpu_allocator)
 
     # ---- data
     loader = None
