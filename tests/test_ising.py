@@ -182,3 +182,30 @@ def test_bad_inputs_raise_clear_errors():
         m.energy(torch.zeros(2, 9, dtype=torch.long))
     with pytest.raises(TypeError, match="torch.Tensor"):
         m.energy(np.zeros((2, 9)))
+
+
+def test_dense_coupling_cache_follows_every_weight_change():
+    # samplers read J without autograd; the cached matrix must never go stale
+    g = torch.Generator().manual_seed(0)
+    J = torch.triu(torch.randn(5, 5, generator=g), 1)
+    model = IsingModel(J + J.T, torch.zeros(5))
+    x = (torch.rand(4, 5, generator=g) < 0.5).float()
+
+    def fields_match():
+        with torch.no_grad():
+            cached = model.local_fields(x)
+            fresh = (2 * x - 1) @ model.J + model.h
+        return torch.allclose(cached, fresh, atol=1e-6)
+
+    assert fields_match()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.energy(x).sum().backward()
+    opt.step()  # in-place update of the weights
+    assert fields_match()
+    with torch.no_grad():
+        model.weights.mul_(-3.0)
+    assert fields_match()
+    other = IsingModel(torch.ones(5, 5) - torch.eye(5), torch.ones(5))
+    model.load_state_dict(other.state_dict())
+    assert fields_match()
+    assert torch.allclose(model.local_fields(x), (2 * x - 1) @ other.J + other.h)

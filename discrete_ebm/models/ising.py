@@ -84,6 +84,7 @@ class IsingModel(EnergyModel):
         self.periodic = False
         self.node_labels: list | None = None
         self._nbr_cache = None
+        self._J_cache = None
 
     @classmethod
     def from_edges(
@@ -313,10 +314,23 @@ class IsingModel(EnergyModel):
             self._nbr_cache = (nbr.to(self.edges.device), eidx.to(self.edges.device))
         return self._nbr_cache
 
+    def _dense_J(self) -> torch.Tensor:
+        """``self.J`` for internal reads. Without autograd (samplers) the matrix is cached until
+        the weights change (in-place updates bump their version), so a chromatic sweep of a
+        dense model builds it once instead of once per colour."""
+        w = self.weights
+        if torch.is_grad_enabled() and w.requires_grad:
+            return self.J
+        key = (w._version, w.data_ptr(), w.device, w.dtype)
+        if self._J_cache is None or self._J_cache[0] != key:
+            with torch.no_grad():
+                self._J_cache = (key, self.J)
+        return self._J_cache[1]
+
     def _fields_of_spins(self, s: torch.Tensor, sites: torch.Tensor | None = None) -> torch.Tensor:
         """Local fields ``φ = Js + h`` at ``sites`` (all sites if ``None``) for spins ``s``."""
         if self.is_dense:
-            J = self.J
+            J = self._dense_J()
             if sites is None:
                 return s @ J + self.h
             return s @ J[:, sites] + self.h[sites]
