@@ -281,11 +281,16 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "cells": summary,
     }
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"summary": line, "records": records}, indent=1))
-    print(json.dumps(line))
+    report(line, records, args.out)
     return 0
+
+
+def report(line: dict, records: list, out: str | None) -> None:
+    """Print the one JSON line; with ``out``, also write it and every record there."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps({"summary": line, "records": records}, indent=1))
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ seeds ≥ 6.1) and writes the same to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -37,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ising_couplings import get_data  # noqa: E402  (a sibling script, not a package)
+from ising_couplings import get_data, report  # noqa: E402  (a sibling script, not a package)
 
 from discrete_ebm.data.ising import LATTICE_SWEEPS, benchmark_rmse  # noqa: E402
 from discrete_ebm.evaluation.transfer_matrix import lattice_log_likelihood  # noqa: E402
@@ -231,10 +230,7 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "seconds": time.perf_counter() - start,
     }
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"summary": line, "records": records}, indent=1))
-    print(json.dumps(line))
+    report(line, records, args.out)
     return 0
 
 
