@@ -7,8 +7,9 @@ free, and trims the heap top above ``M_TRIM_THRESHOLD``, so every step page-faul
 temporaries back in (the kernel zeroes each page). Raising both keeps the memory in the
 heap for the next step: a Bernoulli-ED step on the D = 10 Ising benchmark goes from
 11–20 ms (erratic) to 10–11 ms on the dense model and from 17–27 ms to 8–9 ms on the sparse
-one, one thread (``benchmarks/ed_step_cost.py`` with and without ``--default-malloc``). It is what PyTorch's tuning guide gets from jemalloc or
-tcmalloc, without preloading one. The cost: the process keeps its peak heap until exit.
+one, one thread (``benchmarks/ed_step_cost.py`` with and without ``--default-malloc``).
+It is what PyTorch's tuning guide gets from jemalloc or tcmalloc, without preloading one.
+The cost: the process keeps its peak heap until exit.
 
 ``fit`` and the ``discrete-ebm`` command call ``keep_freed_memory()`` when they train on the
 CPU; set ``DISCRETE_EBM_MALLOC_TUNING=0`` to leave malloc alone. Elsewhere (musl, macOS,
