@@ -1,6 +1,7 @@
 """``keep_freed_memory``: glibc malloc thresholds, applied once, with an opt-out."""
 
 import ctypes
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ _GLIBC = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "mallop
 
 
 @pytest.mark.skipif(not _GLIBC, reason="glibc only")
-def test_applies_on_glibc_and_is_idempotent():
+def test_applies_on_glibc_and_is_idempotent(monkeypatch):
+    monkeypatch.delenv("DISCRETE_EBM_MALLOC_TUNING", raising=False)
     assert cpu_allocator.keep_freed_memory() is True
     assert cpu_allocator.keep_freed_memory() is True
 
@@ -33,4 +35,5 @@ def test_fit_applies_it_in_a_fresh_process():
         "fit(m, PseudoLikelihood(), torch.ones(4, 3), steps=1, progress=False)\n"
         "assert cpu_allocator._applied is True\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "DISCRETE_EBM_MALLOC_TUNING"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
