@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
     p.add_argument("--epsilon", type=float, default=d.epsilon, help="ED-Bern flip probability")
     p.add_argument("--negatives", type=int, default=d.n_negatives, help="ED negatives")
+    p.add_argument(
+        "--cd-updates",
+        type=int,
+        default=d.cd_updates,
+        help="CD: single-edge sampler updates per training step",
+    )
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--hidden", type=int, default=d.hidden)
     p.add_argument("--layers", type=int, default=d.n_layers)
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 init=args.init,
                 epsilon=args.epsilon,
                 n_negatives=args.negatives,
+                cd_updates=args.cd_updates,
                 lr=args.lr,
                 hidden=args.hidden,
                 n_layers=args.layers,
