@@ -30,6 +30,7 @@ import numbers
 import torch
 
 from ..models.ising import IsingModel
+from .exact import all_states
 
 #: largest ``cols`` accepted (a ``2^cols × 2^cols`` float64 matrix is 2 GiB at 14).
 MAX_COLS = 14
@@ -68,9 +69,7 @@ def _row_distance(rows: int) -> torch.Tensor:
 
 def _row_spins(cols: int, *, device=None) -> torch.Tensor:
     """Spins of the ``2^cols`` row states, ``(2^cols, cols)`` float64 (``x_0`` the top bit)."""
-    k = torch.arange(2**cols, device=device)
-    shifts = torch.arange(cols - 1, -1, -1, device=device)
-    return 2.0 * ((k[:, None] >> shifts) & 1).to(torch.float64) - 1.0
+    return 2.0 * all_states(cols, dtype=torch.float64, device=device) - 1.0
 
 
 def _is_split(block: torch.Tensor, half: int) -> bool:
