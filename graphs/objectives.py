@@ -69,6 +69,12 @@ class GraphBernoulliED(BernoulliED):
         self._row_eps = torch.tensor(self.epsilons, device=x.device, dtype=x.dtype)[idx]
         return super().perturb(x, generator)
 
+    def flip(self, z, generator=None):
+        """``z XOR flips(z.shape, ...)``: flip the free edge slots of ``z`` (``(B, d)`` or
+        ``(B, n, d)`` state rows), each with its row's ε; a new tensor."""
+        ref = z if z.dim() == 2 else z[:, 0]  # the negatives of a row share its free slots
+        return (z != self.flips(tuple(z.shape), ref, generator)).to(z.dtype)
+
     def flips(self, shape, x, generator=None):
         """Bernoulli(ε_row) flips restricted to the free edge slots of ``x`` (``(B, d)`` rows)."""
         split_state(x, self.max_nodes)

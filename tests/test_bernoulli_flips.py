@@ -6,7 +6,12 @@ import math
 import pytest
 import torch
 
-from discrete_ebm.objectives.bernoulli_flips import SPARSE_MAX_EPSILON, bernoulli_flip_mask
+from discrete_ebm.objectives.bernoulli_flips import (
+    SPARSE_MAX_EPSILON,
+    bernoulli_flip_mask,
+    xor_bernoulli,
+)
+from discrete_ebm.objectives.energy_discrepancy import BernoulliED
 
 
 def _pattern_chi2(mask: torch.Tensor, eps: float) -> tuple[float, int]:
@@ -72,3 +77,31 @@ def test_bad_arguments_are_named():
         bernoulli_flip_mask((3, 4), 0.1, gaps_per_draw=0)
     with pytest.raises(ValueError, match="shape"):
         bernoulli_flip_mask((), 0.1)
+
+
+@pytest.mark.parametrize(
+    "eps,gaps_per_draw",
+    [(0.001, None), (0.1, None), (0.1, 2), (SPARSE_MAX_EPSILON, 1), (0.5, None)],
+)
+def test_xor_is_the_mask_of_the_same_stream(eps, gaps_per_draw):
+    # gaps_per_draw 1 or 2 forces continuation rounds; x is an expanded (stride-0) view
+    base = (torch.rand(7, 1, 40, generator=torch.Generator().manual_seed(0)) < 0.3).double()
+    x = base.expand(7, 9, 40)
+    m = bernoulli_flip_mask(
+        (7, 9, 40), eps, generator=torch.Generator().manual_seed(5), gaps_per_draw=gaps_per_draw
+    )
+    z = xor_bernoulli(
+        x, eps, generator=torch.Generator().manual_seed(5), gaps_per_draw=gaps_per_draw
+    )
+    assert z.shape == x.shape and z.dtype == torch.float64
+    assert torch.equal(z, (x != m).double())
+    assert torch.equal(
+        base, (torch.rand(7, 1, 40, generator=torch.Generator().manual_seed(0)) < 0.3).double()
+    )
+
+
+def test_bernoulli_ed_negatives_are_xor_with_the_mask():
+    y = (torch.rand(6, 50, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    m = bernoulli_flip_mask((6, 4, 50), 0.1, generator=torch.Generator().manual_seed(1))
+    xn = BernoulliED(0.1).negatives(y, 4, torch.Generator().manual_seed(1))
+    assert torch.equal(xn, (y.unsqueeze(1) != m).float())

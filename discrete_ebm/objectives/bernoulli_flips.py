@@ -24,6 +24,43 @@ from .._validation import check_probability
 SPARSE_MAX_EPSILON = 0.2
 
 
+def _gap_rounds(rows: int, d: int, epsilon: float, chunk: int, generator, device):
+    """Rounds of flip positions for ``rows`` Bernoulli(ε) rows of length ``d``.
+
+    Yields ``(row_index, pos)``: ``pos (n, chunk)`` float positions (partial sums of
+    geometric gaps, increasing along each row; values ``>= d`` are past the end) of the rows
+    ``row_index (n,)`` (``None`` in the first round: all rows, in order). A row appears again
+    in the next round only while its last position is still below ``d``.
+    """
+    log_keep = math.log1p(-epsilon)
+    pending = None  # rows whose flips may still fall below d (None: all rows)
+    start = None  # their next position, minus 1
+    while True:
+        n = rows if pending is None else pending.numel()
+        u = torch.rand(n, chunk, generator=generator, device=device)
+        # float32 is exact here: gaps and positions are integers far below 2^24
+        pos = torch.cumsum(torch.floor(torch.log1p(-u) / log_keep) + 1.0, dim=1) - 1.0
+        if start is not None:
+            pos += start.unsqueeze(1)
+        yield pending, pos
+        more = pos[:, -1] < d
+        if not bool(more.any()):
+            return
+        start = pos[more, -1] + 1.0
+        pending = more.nonzero().squeeze(1) if pending is None else pending[more]
+
+
+def _check_shape_and_chunk(shape, epsilon, gaps_per_draw) -> tuple[tuple[int, ...], int]:
+    shape = tuple(int(s) for s in shape)
+    if not shape or min(shape) < 0:
+        raise ValueError(f"shape must be a non-empty tuple of sizes >= 0, got {shape}")
+    mean = epsilon * shape[-1]
+    chunk = int(mean + 4.0 * math.sqrt(mean) + 4) if gaps_per_draw is None else gaps_per_draw
+    if not (isinstance(chunk, int) and chunk >= 1):
+        raise ValueError(f"gaps_per_draw must be a positive integer, got {gaps_per_draw!r}")
+    return shape, chunk
+
+
 def bernoulli_flip_mask(
     shape: tuple[int, ...],
     epsilon: float,
@@ -42,35 +79,54 @@ def bernoulli_flip_mask(
     round is rare); any value gives the same law.
     """
     epsilon = check_probability(epsilon, "epsilon")
-    shape = tuple(int(s) for s in shape)
-    if not shape or min(shape) < 0:
-        raise ValueError(f"shape must be a non-empty tuple of sizes >= 0, got {shape}")
+    shape, chunk = _check_shape_and_chunk(shape, epsilon, gaps_per_draw)
     if epsilon > SPARSE_MAX_EPSILON or math.prod(shape) == 0:
         u = torch.rand(shape, generator=generator, device=device)
         return (u < epsilon).to(dtype)
     d = shape[-1]
     rows = math.prod(shape[:-1])
     mask = torch.zeros(rows, d + 1, dtype=torch.bool, device=device)  # column d: "past the end"
-    log_keep = math.log1p(-epsilon)
-    mean = epsilon * d
-    chunk = int(mean + 4.0 * math.sqrt(mean) + 4) if gaps_per_draw is None else gaps_per_draw
-    if not (isinstance(chunk, int) and chunk >= 1):
-        raise ValueError(f"gaps_per_draw must be a positive integer, got {gaps_per_draw!r}")
-    pending = None  # rows whose flips may still fall below d (None: all rows)
-    start = None  # their next position, minus 1
-    while True:
-        n = rows if pending is None else pending.numel()
-        u = torch.rand(n, chunk, generator=generator, device=device)
-        # float32 is exact here: gaps and positions are integers far below 2^24
-        pos = torch.cumsum(torch.floor(torch.log1p(-u) / log_keep) + 1.0, dim=1) - 1.0
-        if pending is None:
-            mask.scatter_(1, pos.clamp(max=d).long(), True)
+    for row_index, pos in _gap_rounds(rows, d, epsilon, chunk, generator, device):
+        cols = pos.clamp(max=d).long()
+        if row_index is None:
+            mask.scatter_(1, cols, True)
         else:
-            pos += start.unsqueeze(1)
-            mask[pending.unsqueeze(1), pos.clamp(max=d).long()] = True
-        more = pos[:, -1] < d
-        if not bool(more.any()):
-            break
-        start = pos[more, -1] + 1.0
-        pending = more.nonzero().squeeze(1) if pending is None else pending[more]
+            mask[row_index.unsqueeze(1), cols] = True
     return mask[:, :d].to(dtype).reshape(shape)
+
+
+def xor_bernoulli(
+    x: torch.Tensor,
+    epsilon: float,
+    *,
+    generator: torch.Generator | None = None,
+    gaps_per_draw: int | None = None,
+) -> torch.Tensor:
+    """``x XOR ξ`` for a 0/1 float tensor ``x`` (``(..., d)``, any strides, e.g. an expanded
+    view) and ``ξ ~ Bernoulli(ε)`` i.i.d.; a new tensor of ``x``'s shape and dtype.
+
+    Equal to ``x != bernoulli_flip_mask(x.shape, ε)`` drawn from the same generator state
+    (same uniforms, same order of use), but for ``ε <= SPARSE_MAX_EPSILON`` without the dense
+    mask: ``x`` is copied once into a buffer with one spare column and the ``O(εd)`` flip
+    positions of each row are flipped there by a gather and a scatter (gaps that run past
+    the end all land in the spare column, which is dropped). The result is a view of that
+    buffer (row stride ``d + 1``).
+    """
+    epsilon = check_probability(epsilon, "epsilon")
+    shape, chunk = _check_shape_and_chunk(x.shape, epsilon, gaps_per_draw)
+    if epsilon > SPARSE_MAX_EPSILON or math.prod(shape) == 0:
+        mask = bernoulli_flip_mask(shape, epsilon, generator=generator, device=x.device)
+        return (x != mask).to(x.dtype)
+    d = shape[-1]
+    rows = math.prod(shape[:-1])
+    buf = x.new_empty(rows, d + 1)  # column d: "past the end"
+    out = buf[:, :d].view(shape)
+    out.copy_(x)
+    for row_index, pos in _gap_rounds(rows, d, epsilon, chunk, generator, x.device):
+        cols = pos.clamp(max=d).long()
+        if row_index is None:
+            buf.scatter_(1, cols, 1 - buf.gather(1, cols))
+        else:  # continuation rounds: positions are new for their rows
+            r = row_index.unsqueeze(1).expand_as(cols)
+            buf[r, cols] = 1 - buf[r, cols]
+    return out

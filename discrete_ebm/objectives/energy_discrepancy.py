@@ -26,7 +26,7 @@ import torch
 from .._validation import check_positive_int, check_probability, trusted_values
 from ..models.base import EnergyModel
 from .base import Objective
-from .bernoulli_flips import bernoulli_flip_mask
+from .bernoulli_flips import xor_bernoulli
 
 
 def energy_discrepancy_loss(
@@ -106,11 +106,6 @@ class EnergyDiscrepancy(Objective):
         return loss
 
 
-def _xor(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
-    """``x XOR flips`` for float 0/1 tensors (broadcasting), in ``x``'s dtype."""
-    return (x != flips).to(x.dtype)
-
-
 class BernoulliED(EnergyDiscrepancy):
     """Bernoulli energy discrepancy on {0,1}^d.
 
@@ -122,8 +117,9 @@ class BernoulliED(EnergyDiscrepancy):
         n_negatives: ``M`` negatives per data point.
         w: stabiliser (``log w`` joins the logsumexp).
 
-    The flip pattern comes from ``flips(shape, x, generator)``; override it to restrict the
-    perturbation to some coordinates (e.g. the existing edges of a graph).
+    Flips happen in ``flip(z, generator)`` (``xor_bernoulli``: ``O(εd)`` positions per row,
+    no dense mask); override it to restrict the perturbation to some coordinates (e.g. the
+    existing edges of a graph, ``graphs.GraphBernoulliED``).
     """
 
     binary = True
@@ -132,22 +128,19 @@ class BernoulliED(EnergyDiscrepancy):
         super().__init__(n_negatives, w)
         self.epsilon = check_probability(epsilon, "epsilon")
 
-    def flips(
-        self, shape: tuple[int, ...], x: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """A 0/1 float tensor of ``shape`` with i.i.d. Bernoulli(ε) entries (1 = flip)."""
-        return bernoulli_flip_mask(
-            shape, self.epsilon, generator=generator, device=x.device, dtype=x.dtype
-        )
+    def flip(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``z XOR ξ`` with ``ξ ~ Bernoulli(ε)`` i.i.d. for the 0/1 tensor ``z`` (``(..., d)``,
+        possibly an expanded view); a new tensor."""
+        return xor_bernoulli(z, self.epsilon, generator=generator)
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return _xor(x, self.flips(tuple(x.shape), x, generator))
+        return self.flip(x, generator)
 
     def negatives(
         self, y: torch.Tensor, n: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         B, d = y.shape
-        return _xor(y.unsqueeze(1), self.flips((B, n, d), y, generator))
+        return self.flip(y.unsqueeze(1).expand(B, n, d), generator)
 
 
 class GridED(EnergyDiscrepancy):
