@@ -64,7 +64,7 @@ def get_data(D: int, sigma: float, seed: int, sweeps: int, cache: Path | None):
     return x, J, seconds
 
 
-def run_one(x, J_true, objective, seed, steps, eval_every, refit_steps=0):
+def run_one(x, J_true, objective, seed, steps, eval_every, refit_steps=0, n_negatives=32):
     """Train once (``refit_steps > 0``: then refit the support, ``learn_couplings(refit=True)``);
     return final RMSE, wall time, the (seconds, rmse) trace and the RMSE after stage 1."""
     trace = []
@@ -87,6 +87,7 @@ def run_one(x, J_true, objective, seed, steps, eval_every, refit_steps=0):
         steps=steps,
         refit=refit_steps > 0,
         refit_steps=refit_steps or None,
+        n_negatives=n_negatives,
         generator=torch.Generator().manual_seed(seed),
         callbacks=[evaluate],
     )
@@ -193,6 +194,9 @@ def main(argv=None) -> int:
         help="> 0: after the L1 fit, refit its support (|J_ij| > 0.075) for this many steps "
         "without L1, for every objective (learn_couplings(refit=True))",
     )
+    p.add_argument(
+        "--n-negatives", type=int, default=32, help="M of BernoulliED and GridED (default 32)"
+    )
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache", default="runs/ising_benchmark_data", help="data cache ('' off)")
@@ -245,7 +249,14 @@ def main(argv=None) -> int:
             data_seconds.append(ds)
             for o in objectives:
                 rmse, seconds, trace, rmse1 = run_one(
-                    x, J_true, o, seed, args.steps, args.eval_every, args.refit_steps
+                    x,
+                    J_true,
+                    o,
+                    seed,
+                    args.steps,
+                    args.eval_every,
+                    args.refit_steps,
+                    args.n_negatives,
                 )
                 runs[o].append(
                     {"rmse": rmse, "seconds": seconds, "trace": trace, "rmse_stage1": rmse1}
@@ -277,6 +288,7 @@ def main(argv=None) -> int:
         "seeds": args.seeds,
         "steps": args.steps,
         "refit_steps": args.refit_steps,
+        "n_negatives": args.n_negatives,
         "data_sweeps": args.sweeps,
         "threads": args.threads,
         "cells": summary,
