@@ -32,6 +32,14 @@ def trusted_values() -> Iterator[None]:
         _TRUSTED_VALUES.reset(token)
 
 
+def _values_hidden(x: torch.Tensor) -> bool:
+    """True for the wrapped tensors of ``torch.func`` transforms (``vmap``, ``grad``, ...),
+    whose values cannot drive Python control flow: only shapes can be checked there."""
+    functorch = getattr(torch._C, "_functorch", None)
+    wrapped = getattr(functorch, "is_functorch_wrapped_tensor", None)
+    return bool(wrapped(x)) if wrapped is not None else False
+
+
 def as_tensor(x, *, name: str = "x", dtype=None, device=None) -> torch.Tensor:
     """Convert an array-like to a tensor (numpy arrays and nested lists are accepted)."""
     if isinstance(x, torch.Tensor):
@@ -51,7 +59,8 @@ def check_states(
     """Check a batch of states of shape ``(B, dim)``.
 
     Binary states must be a floating-point tensor with values in {0, 1}; continuous
-    states a finite floating-point tensor. Returns ``x`` (2-D) unchanged otherwise.
+    states a finite floating-point tensor. Returns ``x`` (2-D) unchanged otherwise. Values
+    are not checked inside ``trusted_values()`` nor inside ``torch.func`` transforms.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(
@@ -68,7 +77,7 @@ def check_states(
         raise ValueError(
             f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}"
         )
-    if x.numel() and not _TRUSTED_VALUES.get():
+    if x.numel() and not _TRUSTED_VALUES.get() and not _values_hidden(x):
         if torch.isnan(x).any():
             raise ValueError(f"{name} contains NaN")
         if binary:

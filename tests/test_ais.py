@@ -89,6 +89,10 @@ def test_schedule_and_argument_errors():
     rbm = random_rbm(4, 3, 1.0, 0)
     with pytest.raises(ValueError, match="betas"):
         ais.log_partition(rbm, betas=[0.0, 0.5])
+    with pytest.raises(ValueError, match="betas contain NaN"):
+        ais.log_partition(rbm, betas=[0.0, float("nan"), 1.0])
+    with pytest.raises(ValueError, match="non-decreasing"):
+        ais.log_partition(rbm, betas=[0.0, 0.6, 0.4, 1.0])
     with pytest.raises(ValueError, match="base_marginals"):
         ais.log_partition(rbm, base_marginals=torch.full((5,), 0.5))
     with pytest.raises(ValueError, match="n_chains"):

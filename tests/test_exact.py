@@ -9,6 +9,7 @@ import torch
 
 from discrete_ebm import IsingModel
 from discrete_ebm.evaluation import exact
+from discrete_ebm.evaluation.metrics import total_variation
 from discrete_ebm.models.ising import ising_chain_log_partition
 
 
@@ -58,3 +59,11 @@ def test_ground_states_of_antiferromagnetic_triangle_are_degenerate():
 def test_exact_refuses_large_models():
     with pytest.raises(ValueError, match="d <= 22"):
         exact.log_partition(IsingModel.lattice(5))
+
+
+def test_total_variation_rejects_non_binary_samples():
+    # x.long() would silently count 0.5 as 0
+    p = torch.full((16,), 1 / 16, dtype=torch.float64)
+    with pytest.raises(ValueError, match="samples must be binary"):
+        total_variation(torch.full((10, 4), 0.5), p)
+    assert total_variation(torch.zeros(10, 4), p) == pytest.approx(15 / 16)

@@ -168,6 +168,12 @@ def test_bad_inputs_raise_clear_errors():
         IsingModel(torch.tensor([[0.0, float("nan")], [float("nan"), 0.0]]))
     with pytest.raises(ValueError, match="h must have shape"):
         IsingModel(torch.zeros(3, 3), torch.zeros(4))
+    # edge-list constructors check their couplings too
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="couplings"):
+            IsingModel.from_edges(3, [[0, 1]], [bad])
+        with pytest.raises(ValueError, match="couplings"):
+            IsingModel.lattice(3, coupling=bad)
     G = nx.Graph([(0, 0), (0, 1)])
     with pytest.raises(ValueError, match="self-loop"):
         IsingModel.from_networkx(G)

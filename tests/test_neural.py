@@ -84,6 +84,27 @@ def test_activation_checks():
         m.check_input(torch.zeros(5, 2))
 
 
+@pytest.mark.parametrize(
+    "model",
+    [MLPEnergy(4, (8,), binary=True), ConvEnergy((2, 2), channels=(2,))],
+    ids=["mlp", "conv"],
+)
+def test_binary_neural_energies_validate_their_input(model):
+    # DESIGN: non-binary values given to a binary model raise ValueError
+    with pytest.raises(ValueError, match="binary"):
+        model.energy(torch.full((3, 4), 0.5))
+    with pytest.raises(ValueError, match="NaN"):
+        model.energy(torch.full((3, 4), float("nan")))
+    with pytest.raises(ValueError, match="width 4"):
+        model.energy(torch.zeros(3, 5))
+    assert model.energy(torch.ones(3, 4)).shape == (3,)
+
+
+def test_continuous_mlp_energy_rejects_non_finite_input():
+    with pytest.raises(ValueError, match="infinite"):
+        MLPEnergy(2, (4,)).energy(torch.tensor([[0.0, float("inf")]]))
+
+
 def test_gaussian_base_is_normalised_gaussian():
     mean = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     cov = torch.tensor([[2.0, 0.4, 0.1], [0.4, 1.0, -0.2], [0.1, -0.2, 0.7]], dtype=torch.float64)

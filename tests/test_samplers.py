@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +10,9 @@ from discrete_ebm import BlockGibbsSampler, EnergyModel, GibbsSampler, IsingMode
 from discrete_ebm.evaluation import exact
 from discrete_ebm.evaluation.metrics import total_variation as tv_distance
 from discrete_ebm.evaluation.metrics import tv_tolerance
+from discrete_ebm.models.rbm import RBM
 from discrete_ebm.samplers import geometric_beta_schedule
+from discrete_ebm.samplers.base import resolve_beta
 
 N_CHAINS = 20_000
 
@@ -184,6 +187,37 @@ def test_sampler_bad_inputs():
         GibbsSampler(model, scan="diagonal")
     with pytest.raises(TypeError, match="interaction_graph"):
         BlockGibbsSampler(CubicEnergy(4))
+    # a colouring of a model without an interaction graph cannot be checked: blocks of more
+    # than one site would update interacting sites together (wrong distribution)
+    with pytest.raises(ValueError, match="coloring cannot be checked"):
+        BlockGibbsSampler(CubicEnergy(4), coloring=[[0, 2], [1, 3]])
+    with pytest.raises(ValueError, match="its own block sweep"):
+        BlockGibbsSampler(RBM(4, 2), coloring=[[0, 1, 2, 3]])
+
+
+@pytest.mark.parametrize(
+    "beta,expected",
+    [
+        (torch.tensor(0.5), [0.5] * 3),
+        (np.float64(0.5), [0.5] * 3),
+        (np.array(0.25), [0.25] * 3),
+        (np.array([0.1, 0.2, 0.3]), [0.1, 0.2, 0.3]),
+        (torch.tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 3.0]),
+        ((0.5, 1.0, 2.0), [0.5, 1.0, 2.0]),
+        (lambda t: 1.0 + t, [1.0, 2.0, 3.0]),
+    ],
+)
+def test_beta_accepts_scalars_tensors_arrays_and_schedules(beta, expected):
+    assert resolve_beta(beta, 3) == pytest.approx(expected)
+
+
+def test_beta_rejects_bad_schedules():
+    with pytest.raises(ValueError, match="1-D"):
+        resolve_beta(torch.ones(3, 1), 3)
+    with pytest.raises(ValueError, match="finite"):
+        resolve_beta([1.0, float("nan"), 1.0], 3)
+    with pytest.raises(TypeError, match="beta must be"):
+        resolve_beta("hot", 3)
 
 
 def test_block_gibbs_colouring_of_a_trainable_dense_model_stays_proper():

@@ -35,3 +35,21 @@ def test_energy_discrepancy_still_rejects_bad_data():
         objective(model, torch.tensor([[0.0, 1.0, 0.3]]))
     with pytest.raises(ValueError, match="binary"):
         objective.loss(model, torch.tensor([[0.0, 1.0, 0.3]]))
+
+
+def test_energies_work_inside_torch_func_transforms():
+    # vmap/grad tensors cannot drive Python control flow: the value checks step aside there
+    # (shapes are still checked) and the result equals the plain evaluation
+    from discrete_ebm.models.neural import MLPEnergy
+
+    torch.manual_seed(0)
+    m = MLPEnergy(3, (5,)).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    g = torch.func.vmap(torch.func.grad(lambda z: m.energy(z[None])[0]))(x)
+    xr = x.clone().requires_grad_(True)
+    (ref,) = torch.autograd.grad(m.energy(xr).sum(), xr)
+    torch.testing.assert_close(g, ref)
+    with pytest.raises(ValueError, match="width 3"):
+        torch.func.vmap(lambda z: m.energy(z[None]))(torch.zeros(4, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="infinite"):  # outside a transform: checked
+        m.energy(torch.full((1, 3), float("inf"), dtype=torch.float64))

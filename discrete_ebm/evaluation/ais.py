@@ -172,6 +172,8 @@ def log_partition(
         schedule = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
         if schedule.numel() < 2 or schedule[0] != 0 or schedule[-1] != 1:
             raise ValueError("betas must start at 0, end at 1 and have at least 2 values")
+        if not torch.isfinite(schedule).all():
+            raise ValueError("betas contain NaN or infinite values")
         if (schedule.diff() < 0).any():
             raise ValueError("betas must be non-decreasing")
     dtype = model.dtype if model.dtype.is_floating_point else torch.float32

@@ -6,11 +6,13 @@ import math
 
 import torch
 
+from .._validation import check_states
 from .exact import state_index
 
 
 def empirical_distribution(samples: torch.Tensor, n_states: int | None = None) -> torch.Tensor:
     """Histogram of binary ``samples (n, d)`` over the 2^d states in lexicographic order."""
+    samples = check_states(samples, None, name="samples")
     n_states = 2 ** samples.shape[1] if n_states is None else n_states
     counts = torch.bincount(state_index(samples).cpu(), minlength=n_states).double()
     return counts / counts.sum()

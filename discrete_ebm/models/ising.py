@@ -76,6 +76,9 @@ class IsingModel(EnergyModel):
             raise ValueError(f"h must have shape ({d},), got {tuple(h.shape)}")
         if not torch.isfinite(h).all():
             raise ValueError("h contains NaN or infinite values")
+        weights = torch.as_tensor(weights, dtype=dtype).reshape(-1)
+        if not torch.isfinite(weights).all():
+            raise ValueError("couplings (weights) contain NaN or infinite values")
         self.is_dense = bool(dense)
         self.register_buffer("edges", edges.to(h.device))
         self.weights = nn.Parameter(torch.as_tensor(weights, dtype=dtype).reshape(-1).clone())

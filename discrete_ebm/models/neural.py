@@ -266,6 +266,7 @@ class MLPEnergy(EnergyModel):
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``U(x)``, ``(B, d) -> (B,)``."""
+        x = self.check_input(x)
         h = x
         for layer in self.layers:
             h = activate(self.activation, layer(h))
@@ -384,6 +385,7 @@ class ConvEnergy(EnergyModel):
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``U(x)``, ``(B, C·H·W) -> (B,)``."""
+        x = self.check_input(x)
         h = x.reshape(x.shape[0], *self.image_shape)
         for conv in self.convs:
             h = activate(self.activation, conv(h))

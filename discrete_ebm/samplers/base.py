@@ -10,7 +10,9 @@ states ``(n_chains, d)``, or ``(states, diagnostics)``.
 - ``clamp``: boolean mask ``(d,)`` or ``(n_chains, d)`` of coordinates held at their value
   in ``x0`` (conditioning); requires ``x0``.
 - ``beta``: inverse temperature: a float, a sequence/tensor of ``n_steps`` values, or a
-  callable ``step -> float`` (annealing). The chain targets ``p_β(x) ∝ exp(−β U(x))``.
+  callable ``step -> float`` (annealing). The chain targets ``p_β(x) ∝ exp(−β U(x))``
+  (one documented exception: ``BlockGibbsSampler`` on an RBM or DBM tempers the joint energy
+  with the hidden units, see its docstring).
 - ``thin``: record the diagnostics trace every ``thin`` steps.
 - ``diagnostics``: ``energy`` (of the final states, ``(n_chains,)``), ``energy_trace``
   (``(n_steps // thin, n_chains)``), ``seconds``, ``n_steps``, ``steps_per_second``, and
@@ -23,6 +25,7 @@ import abc
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from .._validation import check_mask, check_positive_int, check_states
@@ -31,12 +34,14 @@ from ..models.base import EnergyModel
 
 def resolve_beta(beta, n_steps: int) -> list[float]:
     """Expand ``beta`` (float, sequence of ``n_steps`` values, or callable) to a list of floats."""
+    if isinstance(beta, torch.Tensor | np.ndarray) and beta.ndim == 0:
+        beta = float(beta)
     if callable(beta):
         values = [float(beta(t)) for t in range(n_steps)]
-    elif isinstance(beta, torch.Tensor | Sequence) and not isinstance(beta, str):
-        values = [float(b) for b in (beta.tolist() if isinstance(beta, torch.Tensor) else beta)]
-        if isinstance(beta, torch.Tensor) and beta.dim() == 0:
-            values = [float(beta)] * n_steps
+    elif isinstance(beta, torch.Tensor | np.ndarray | Sequence) and not isinstance(beta, str):
+        if isinstance(beta, torch.Tensor | np.ndarray) and beta.ndim != 1:
+            raise ValueError(f"a beta schedule must be 1-D, got shape {tuple(beta.shape)}")
+        values = [float(b) for b in (beta.tolist() if hasattr(beta, "tolist") else beta)]
         if len(values) != n_steps:
             raise ValueError(f"beta schedule must have n_steps={n_steps} values, got {len(values)}")
     else:

@@ -100,10 +100,15 @@ class BlockGibbsSampler(Sampler):
 
     Args:
         model: a binary EnergyModel with an ``interaction_graph()`` (e.g. ``IsingModel``), or
-            a model with its own ``block_gibbs_sweep`` (RBM, DBM).
+            a model with its own ``block_gibbs_sweep`` (RBM, DBM). For the latter the sweep
+            runs on the joint state with the hidden layers, and ``beta`` tempers the JOINT
+            energy ``E(v, h)``: at ``β ≠ 1`` the visible states follow the marginal of
+            ``exp(−β E(v, h))``, not ``exp(−β F(v))`` (the path AIS for RBMs uses);
+            ``GibbsSampler`` targets ``exp(−β F(v))``.
         coloring: ``None`` picks the checkerboard for lattices with even sides and a greedy
             colouring of the interaction graph otherwise; or a dict / sequence of colour ids /
-            list of blocks, which is checked to be a proper colouring.
+            list of blocks, which is checked to be a proper colouring (a model without an
+            interaction graph only accepts one site per block).
         fast_lattice: with ``coloring=None``, sweep ``IsingModel.lattice`` models with the
             checkerboard kernel (``discrete_ebm.samplers.lattice``); ``False`` forces the
             generic path (same distribution, slower).
@@ -140,6 +145,14 @@ class BlockGibbsSampler(Sampler):
                 blocks = greedy_coloring(G)
         else:
             blocks = normalise_coloring(coloring, d)
+            if G is None and any(len(b) > 1 for b in blocks):
+                raise ValueError(
+                    f"coloring cannot be checked for {type(model).__name__}: it has no "
+                    "interaction_graph(), and the sites of a block are only conditionally "
+                    "independent when no two of them interact; give one site per block "
+                    "(always proper)"
+                    + (" or coloring=None (its own block sweep)" if self._model_sweep else "")
+                )
         if G is not None:
             check_proper(blocks, G)
         self.blocks = blocks
