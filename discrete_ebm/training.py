@@ -27,16 +27,42 @@ from .devices import module_device, module_dtype, resolve_device
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; ``step`` is the (1-based) step that produced it."""
+    """The loss, or the gradient of a parameter, became NaN or infinite; ``step`` is the
+    (1-based) step that produced it and ``parameter`` the parameter's name (``None``: the
+    loss itself)."""
 
-    def __init__(self, step: int, loss: float, checkpoint: str | None = None):
+    def __init__(
+        self,
+        step: int,
+        loss: float,
+        checkpoint: str | None = None,
+        parameter: str | None = None,
+    ):
         self.step = step
         self.loss = loss
         self.checkpoint = checkpoint
+        self.parameter = parameter
         where = f"; the last good checkpoint {checkpoint} is left intact" if checkpoint else ""
-        super().__init__(
-            f"training diverged at step {step}: loss is {loss} (no optimiser step taken){where}"
+        what = (
+            f"loss is {loss}"
+            if parameter is None
+            else f"the gradient of {parameter!r} is not finite (loss {loss})"
         )
+        super().__init__(
+            f"training diverged at step {step}: {what} (no optimiser step taken){where}"
+        )
+
+
+def _first_non_finite_grad(named_params: list[tuple[str, torch.Tensor]]) -> str | None:
+    """Name of the first parameter whose gradient has a NaN or infinite entry (one device
+    sync for all of them), or ``None``."""
+    grads = [(n, p.grad) for n, p in named_params if p.grad is not None]
+    if not grads:
+        return None
+    finite = torch.stack([g.isfinite().all().to(grads[0][1].device) for _, g in grads])
+    if bool(finite.all()):
+        return None
+    return grads[int((~finite).nonzero()[0])][0]
 
 
 @dataclass
@@ -235,8 +261,8 @@ def fit(
     (``cpu_allocator.keep_freed_memory``; ``DISCRETE_EBM_MALLOC_TUNING=0`` turns it off).
 
     Returns the ``History``. Raises ``TrainingDiverged`` (a ``FloatingPointError``) naming
-    the step if the loss is NaN or infinite; no optimiser step is taken and the last
-    checkpoint file is left as it was.
+    the step if the loss, or the gradient of any parameter (named in the error), is NaN or
+    infinite; no optimiser step is taken and the last checkpoint file is left as it was.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -298,6 +324,7 @@ def fit(
 
     # ---- optimiser and generators
     opt = _make_optimizer(optimizer, model, lr)
+    named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if generator is None:
         generator = torch.Generator(device=dev)
         generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
@@ -396,6 +423,14 @@ def fit(
                     )
                 opt.zero_grad(set_to_none=True)
                 total_loss.backward()
+                bad = _first_non_finite_grad(named_params)
+                if bad is not None:
+                    raise TrainingDiverged(
+                        step + 1,
+                        loss_value,
+                        str(ckpt_path) if ckpt_path is not None else None,
+                        parameter=bad,
+                    )
                 opt.step()
                 step += 1
                 batch_pos += 1

@@ -207,6 +207,50 @@ def test_nan_loss_stops_with_step_and_keeps_last_checkpoint(tmp_path):
     assert not list(tmp_path.glob("*.tmp*"))
 
 
+class _PoisonGradAt(_PoisonAt):
+    """Finite loss whose gradient w.r.t. the field is NaN at call number ``at``."""
+
+    def __call__(self, model, x, generator=None):
+        self.calls += 1
+        loss = self.inner(model, x, generator)
+        if self.calls == self.at:
+            loss = loss + _nan_grad(model.h)
+        return loss
+
+
+def _nan_grad(t: torch.Tensor) -> torch.Tensor:
+    """0 in value, NaN in gradient: d/dt sqrt(t − t) at 0 is infinite, times 0 is NaN."""
+    return (0.0 * torch.sqrt(t - t.detach())).sum()
+
+
+def test_non_finite_gradient_stops_before_the_step_and_names_the_parameter(tmp_path):
+    model = _model()
+    with pytest.raises(TrainingDiverged, match="step 4: the gradient of 'h'") as err:
+        fit(
+            model,
+            _PoisonGradAt(BernoulliED(n_negatives=8), 4),
+            _data(),
+            steps=10,
+            batch_size=16,
+            generator=torch.Generator().manual_seed(1),
+            progress=False,
+        )
+    assert err.value.parameter == "h" and math.isfinite(err.value.loss)
+    # the same run stopped after 3 steps: nothing moved on the poisoned step
+    ref = _model()
+    fit(
+        ref,
+        BernoulliED(n_negatives=8),
+        _data(),
+        steps=3,
+        batch_size=16,
+        generator=torch.Generator().manual_seed(1),
+        progress=False,
+    )
+    for a, b in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(a.detach(), b.detach())
+
+
 class _Zero(Objective):
     """Loss 0 with a gradient path through the model (so only the L1 term moves J)."""
 
