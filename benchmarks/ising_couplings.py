@@ -195,7 +195,11 @@ def main(argv=None) -> int:
         "without L1, for every objective (learn_couplings(refit=True))",
     )
     p.add_argument(
-        "--negatives", type=int, default=32, help="M of BernoulliED and GridED (default 32)"
+        "--negatives",
+        dest="n_negatives",
+        type=int,
+        default=32,
+        help="M of BernoulliED and GridED (default 32)",
     )
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--threads", type=int, default=2)
