@@ -340,3 +340,45 @@ def test_kernel_follows_parameter_updates():
         x = sampler.sample(B, 2, generator=g).double()
         sd = (p * (1 - p) / B).sqrt()
         assert float(((x.mean(0) - p).abs() / sd).max()) < 5
+
+
+@pytest.mark.parametrize("uniform", [True, False], ids=["table", "fields"])
+def test_ties_become_plus_one_with_the_fractional_part(monkeypatch, uniform):
+    # A tie (r = ⌊T⌋, T = 2¹⁶ σ(2βφ)) has probability 2⁻¹⁶ per update, too rare for the
+    # distribution tests to see. Force one at every black site: from all spins +1, set the
+    # first draw (the black colour) to r = ⌊T⌋ there; each black site must then be +1 with
+    # probability T − ⌊T⌋ (computed here in float64), independently.
+    from discrete_ebm.samplers import lattice as lattice_module
+
+    model = IsingModel.lattice(4, 0.17, 0.0)
+    beta, B = 0.9, 20_000
+    h = torch.linspace(-0.3, 0.4, 16) if not uniform else torch.full((16,), 0.05)
+    with torch.no_grad():
+        model.h.copy_(h)
+    phi = 4 * 0.17 + h.double()  # every neighbour is +1
+    T = torch.sigmoid(2 * beta * phi) * R
+    frac = T - T.floor()
+    kernel = LatticeKernel(model)
+    black = [s for s in range(16) if (s // 4 + s % 4) % 2 == 0]
+    forced = torch.zeros(2, 1, 2, 2, dtype=torch.int16)
+    for s in black:
+        r, c = divmod(s, 4)
+        q = 2 * (r % 2) + c % 2
+        forced[POS[q], 0, r // 2, c // 2] = int(T[s].floor()) - (1 << 15)
+    real_draw = lattice_module._Workspace.draw
+    calls = []
+
+    def draw(ws, generator):
+        real_draw(ws, generator)  # keeps the stream of the tie uniforms independent
+        if not calls:
+            ws.r.copy_(forced.expand_as(ws.r))
+        calls.append(1)
+
+    monkeypatch.setattr(lattice_module._Workspace, "draw", draw)
+    x, _ = kernel.run(torch.ones(B, 16), [beta], generator=torch.Generator().manual_seed(0))
+    assert len(calls) == 2  # black, then white
+    p_hat = x[:, black].double().mean(0)
+    expected = frac[black]
+    assert ((expected > 0.05) & (expected < 0.95)).all()  # not a degenerate check
+    z = z_bonferroni(len(black))
+    assert ((p_hat - expected).abs() <= z * (expected * (1 - expected) / B).sqrt()).all()
