@@ -171,36 +171,34 @@ class _PoisonAt:
         return loss * float("nan") if self.calls == self.at else loss
 
 
+def _fit_ed(model, steps, objective=None, **kw):
+    """Fit ``model`` by BernoulliED (or ``objective``) with the divergence tests' settings."""
+    fit(
+        model,
+        objective or BernoulliED(n_negatives=8),
+        _data(),
+        steps=steps,
+        batch_size=16,
+        generator=torch.Generator().manual_seed(1),
+        progress=False,
+        **kw,
+    )
+    return model
+
+
 def test_nan_loss_stops_with_step_and_keeps_last_checkpoint(tmp_path):
     ckpt = tmp_path / "run.pt"
     model = _model()
     with pytest.raises(TrainingDiverged, match="step 7") as err:
-        fit(
-            model,
-            _PoisonAt(BernoulliED(n_negatives=8), 7),
-            _data(),
-            steps=20,
-            batch_size=16,
-            generator=torch.Generator().manual_seed(1),
-            checkpoint=ckpt,
-            checkpoint_every=5,
-            progress=False,
+        _fit_ed(
+            model, 20, _PoisonAt(BernoulliED(n_negatives=8), 7), checkpoint=ckpt, checkpoint_every=5
         )
     assert isinstance(err.value, FloatingPointError) and err.value.step == 7
     assert str(ckpt) in str(err.value)
     state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 5
     # the saved model is the one after step 5 of the same run
-    ref = _model()
-    fit(
-        ref,
-        BernoulliED(n_negatives=8),
-        _data(),
-        steps=5,
-        batch_size=16,
-        generator=torch.Generator().manual_seed(1),
-        progress=False,
-    )
+    ref = _fit_ed(_model(), 5)
     assert torch.equal(state["model"]["weights"], ref.weights.detach())
     # no optimiser step was taken on the NaN: parameters are still finite
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -223,30 +221,13 @@ def _nan_grad(t: torch.Tensor) -> torch.Tensor:
     return (0.0 * torch.sqrt(t - t.detach())).sum()
 
 
-def test_non_finite_gradient_stops_before_the_step_and_names_the_parameter(tmp_path):
+def test_non_finite_gradient_stops_before_the_step_and_names_the_parameter():
     model = _model()
     with pytest.raises(TrainingDiverged, match="step 4: the gradient of 'h'") as err:
-        fit(
-            model,
-            _PoisonGradAt(BernoulliED(n_negatives=8), 4),
-            _data(),
-            steps=10,
-            batch_size=16,
-            generator=torch.Generator().manual_seed(1),
-            progress=False,
-        )
+        _fit_ed(model, 10, _PoisonGradAt(BernoulliED(n_negatives=8), 4))
     assert err.value.parameter == "h" and math.isfinite(err.value.loss)
     # the same run stopped after 3 steps: nothing moved on the poisoned step
-    ref = _model()
-    fit(
-        ref,
-        BernoulliED(n_negatives=8),
-        _data(),
-        steps=3,
-        batch_size=16,
-        generator=torch.Generator().manual_seed(1),
-        progress=False,
-    )
+    ref = _fit_ed(_model(), 3)
     for a, b in zip(model.parameters(), ref.parameters()):
         assert torch.equal(a.detach(), b.detach())
 
