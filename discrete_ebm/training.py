@@ -237,8 +237,11 @@ def fit(
             epoch with ``shuffle``), or a ``torch.utils.data.DataLoader`` yielding tensors
             or tuples whose first item is the batch. Resuming a DataLoader run replays the
             interrupted epoch and skips the batches already used; it is exact when the
-            loader's order is reproducible (no shuffling, or ``generator=`` set on the loader,
-            whose state is checkpointed at each epoch start).
+            loader's order is reproducible (no shuffling, or ``generator=`` set on the loader)
+            and any per-item randomness of the dataset comes from a ``torch.Generator`` in
+            its ``generator`` attribute (e.g. dynamically binarised MNIST), with
+            ``num_workers=0``: both generators' states are checkpointed at each epoch start.
+            A dataset without a length (``IterableDataset``) ends an epoch when it runs out.
         epochs, steps: stop after this many epochs and/or optimiser steps (whichever comes
             first; at least one is required). Both count from the start of the run, so a
             resumed run stops where the uninterrupted one would.
@@ -304,7 +307,10 @@ def fit(
     loader = None
     if isinstance(data, torch.utils.data.DataLoader):
         loader = data
-        n_batches = len(loader) if hasattr(loader, "__len__") else None
+        try:
+            n_batches = len(loader)
+        except TypeError:  # an IterableDataset without a length: epochs end when it does
+            n_batches = None
     else:
         if isinstance(data, np.ndarray):
             data = torch.from_numpy(np.ascontiguousarray(data))
@@ -338,8 +344,18 @@ def fit(
     history = History()
     step, epoch, batch_pos = 0, 0, 0
     epoch_shuffle_state = shuffle_gen.get_state()
-    loader_gen = getattr(loader, "generator", None) if loader is not None else None
-    epoch_loader_state = loader_gen.get_state() if loader_gen is not None else None
+    # the loader's random streams: its sampler's generator and the dataset's own (e.g. the
+    # dynamic binarisation of images.MnistDataset); replayed from each epoch's start on resume
+    # (exact with num_workers=0: worker processes hold their own copies of the dataset)
+    loader_gens = [
+        g
+        for g in (
+            getattr(loader, "generator", None),
+            getattr(getattr(loader, "dataset", None), "generator", None),
+        )
+        if isinstance(g, torch.Generator)
+    ]
+    epoch_loader_states = [g.get_state() for g in loader_gens]
 
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and resume and ckpt_path.exists():
@@ -350,8 +366,11 @@ def fit(
         generator.set_state(state["generator"].cpu())
         shuffle_gen.set_state(state["shuffle_generator"].cpu())
         epoch_shuffle_state = state["epoch_shuffle_state"].cpu()
-        if loader_gen is not None and state.get("epoch_loader_state") is not None:
-            epoch_loader_state = state["epoch_loader_state"].cpu()
+        saved = state.get("epoch_loader_states")
+        if saved is None and state.get("epoch_loader_state") is not None:  # older checkpoints
+            saved = [state["epoch_loader_state"]]
+        if saved is not None and len(saved) == len(loader_gens):
+            epoch_loader_states = [t.cpu() for t in saved]
         if hasattr(objective, "load_state_dict"):
             objective.load_state_dict(state["objective"])
         history = History.from_dict(state["history"])
@@ -369,12 +388,20 @@ def fit(
                 "generator": generator.get_state(),
                 "shuffle_generator": shuffle_gen.get_state(),
                 "epoch_shuffle_state": epoch_shuffle_state,
-                "epoch_loader_state": epoch_loader_state,
+                "epoch_loader_states": epoch_loader_states,
                 "objective": objective.state_dict() if hasattr(objective, "state_dict") else {},
                 "history": history.to_dict(),
             },
             ckpt_path,
         )
+
+    def end_epoch() -> None:
+        nonlocal epoch, batch_pos, epoch_shuffle_state, epoch_loader_states
+        epoch += 1
+        batch_pos = 0
+        history.epochs = epoch
+        epoch_shuffle_state = shuffle_gen.get_state()
+        epoch_loader_states = [g.get_state() for g in loader_gens]
 
     def done() -> bool:
         return (epochs is not None and epoch >= epochs) or (steps is not None and step >= steps)
@@ -403,8 +430,8 @@ def fit(
                     order = torch.arange(n_rows)
                 batches = (order[i * bs : (i + 1) * bs] for i in range(batch_pos, n_batches))
             else:
-                if loader_gen is not None:
-                    loader_gen.set_state(epoch_loader_state)
+                for g, st in zip(loader_gens, epoch_loader_states):
+                    g.set_state(st)
                 it = iter(loader)
                 for _ in range(batch_pos):
                     next(it)
@@ -449,12 +476,9 @@ def fit(
                 if stop or (steps is not None and step >= steps):
                     break
             else:
-                epoch += 1
-                batch_pos = 0
-                history.epochs = epoch
-                epoch_shuffle_state = shuffle_gen.get_state()
-                if loader_gen is not None:
-                    epoch_loader_state = loader_gen.get_state()
+                end_epoch()
+            if n_batches is not None and batch_pos >= n_batches:
+                end_epoch()  # stopped on the epoch's last batch: the epoch is complete
             if stop or (steps is not None and step >= steps):
                 break
         save_checkpoint()

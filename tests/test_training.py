@@ -155,6 +155,94 @@ def test_resume_with_dataloader_equals_uninterrupted_run(tmp_path):
     assert hist.loss == ref_hist.loss
 
 
+class _NoisyRows(torch.utils.data.Dataset):
+    """Rows re-randomised at every access from the dataset's own generator (as dynamically
+    binarised images are): each bit of a data row is flipped with probability 0.1."""
+
+    def __init__(self, seed: int = 3):
+        self.x = _data()
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def __getitem__(self, i):
+        flip = (torch.rand(D, generator=self.generator) < 0.1).float()
+        return ((self.x[i] + flip) % 2,)
+
+
+def test_resume_replays_the_datasets_own_random_stream(tmp_path):
+    # the DataLoader's shuffle AND the dataset's per-item randomness are replayed from the
+    # epoch's start, so resuming mid-epoch equals the uninterrupted run
+    def loader():
+        return torch.utils.data.DataLoader(
+            _NoisyRows(), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(5)
+        )
+
+    ref_model, ref_hist = _run(data=loader())
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Interrupt):
+        _run(ckpt, callbacks=[_interrupt_at(7)], data=loader())
+    model, hist = _run(ckpt, data=loader())
+    for a, b in zip(_params(model), _params(ref_model)):
+        assert torch.equal(a, b)
+    assert hist.loss == ref_hist.loss
+
+
+def test_epochs_are_counted_when_steps_end_on_an_epoch_boundary():
+    # 50 rows in batches of 10: 5 batches per epoch
+    by_steps = fit(
+        _model(),
+        BernoulliED(n_negatives=4),
+        _data(),
+        steps=10,
+        batch_size=10,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    by_epochs = fit(
+        _model(),
+        BernoulliED(n_negatives=4),
+        _data(),
+        epochs=2,
+        batch_size=10,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    assert by_steps.epochs == by_epochs.epochs == 2
+    assert by_steps.loss == by_epochs.loss
+    partial = fit(
+        _model(),
+        BernoulliED(n_negatives=4),
+        _data(),
+        steps=7,
+        batch_size=10,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    assert partial.epochs == 1
+
+
+class _Rows(torch.utils.data.IterableDataset):
+    """An iterable dataset without a length."""
+
+    def __iter__(self):
+        return iter(_data())
+
+
+def test_an_iterable_dataset_without_length_trains_by_epochs():
+    loader = torch.utils.data.DataLoader(_Rows(), batch_size=16)
+    hist = fit(
+        _model(),
+        BernoulliED(n_negatives=4),
+        loader,
+        epochs=2,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    assert hist.epochs == 2 and hist.steps == 2 * 4  # 50 rows: batches of 16, 16, 16, 2
+
+
 class _PoisonAt:
     """Wraps an objective; returns a NaN loss at call number ``at``."""
 
