@@ -8,7 +8,8 @@ caller gives, so it can serve contrastive divergence unchanged. Two kernels:
 - ``"gibbs"``: random-scan heat-bath Gibbs over edge flips. Each update picks a uniform free
   slot ``i`` per chain and sets ``x_i = 1`` with probability
   ``σ(β [U(x^{i←0}) − U(x^{i←1})])``; a step is ``n_updates`` updates (default: the
-  number of free slots of the largest graph, one sweep on average).
+  ``N(N−1)/2`` edge slots of a full graph on ``max_nodes`` nodes, at least one sweep of
+  every graph's free slots on average).
 - ``"gwg"``: Gibbs-with-gradients with Metropolis–Hastings correction
   (``discrete_ebm.samplers.gwg``); a step is ``n_updates`` proposals.
 

@@ -55,3 +55,12 @@ def test_sample_command_writes_json_and_png_with_physical_values(tmp_path):
 def test_onsager_magnetisation():
     assert onsager_magnetisation(3.0) == 0.0
     assert onsager_magnetisation(1.0) == pytest.approx(0.99927, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "flag,value", [("--chains", "0"), ("--sweeps", "0"), ("--temperatures", "nan")]
+)
+def test_sample_command_rejects_bad_arguments(tmp_path, flag, value):
+    with pytest.raises(SystemExit, match=flag):
+        main(["sample", flag, value, "--out", str(tmp_path / "bad"), "--quiet"])
+    assert not (tmp_path / "bad").exists()

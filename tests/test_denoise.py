@@ -286,6 +286,11 @@ def test_bad_input():
         posterior(_tiny_rbm(n=16), y, 0.1).to_ising()
     with pytest.raises(ValueError, match="observed must be a boolean mask"):
         observation_field(y, 0.1, observed=torch.ones(2, 16))
+    # one (d,) mask for a batch of 2: named, not a reshape error
+    from discrete_ebm.denoise.pipeline import denoise
+
+    with pytest.raises(ValueError, match="observed must be a boolean mask .* got torch.bool"):
+        denoise(y, prior, 0.1, methods=("icm",), observed=torch.ones(16, dtype=torch.bool))
     assert isinstance(posterior(IsingModel.lattice(4), y, 0.1), FieldPosterior)
 
 

@@ -96,3 +96,5 @@ def test_png_folder_and_bad_input(tmp_path):
         main(["denoise", "--images", str(bad), "--methods", "mode", *FAST])
     with pytest.raises(SystemExit, match="--noise"):
         main(["denoise", "--images", str(bad), "--noise", "0.7", *FAST])
+    with pytest.raises(SystemExit, match="--missing .* --noisy"):
+        main(["denoise", "--noisy", str(bad), "--missing", "0.5", *FAST])

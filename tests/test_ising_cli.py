@@ -97,5 +97,11 @@ def test_data_without_truth_and_bad_arguments(tmp_path):
         main(["ising", "--objective", "mle", "--out", str(out), "--quiet"])
     with pytest.raises(SystemExit, match="steps"):
         main(["ising", "--steps", "0", "--out", str(out), "--quiet"])
+    # checked before any data is generated or written
+    bad = tmp_path / "bad"
+    for flag, value in (("--epsilon", "1.5"), ("--lr", "-1"), ("--lr", "nan"), ("--l1", "-0.1")):
+        with pytest.raises(SystemExit, match=flag):
+            main(["ising", flag, value, "--out", str(bad), "--quiet"])
+    assert not bad.exists()
     with pytest.raises(SystemExit, match="does not exist"):
         main(["ising", "--data", str(tmp_path / "none.npy"), "--out", str(out), "--quiet"])

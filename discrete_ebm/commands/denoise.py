@@ -129,6 +129,11 @@ def run(args) -> int:
         raise SystemExit(f"--chains must be >= 1, got {args.chains}")
     if not 0 <= args.missing < 1:
         raise SystemExit(f"--missing must lie in [0, 1), got {args.missing}")
+    if args.noisy and args.missing > 0:
+        raise SystemExit(
+            "--missing hides pixels of the images this command corrupts itself; "
+            "it cannot be combined with --noisy (already corrupted images)"
+        )
 
     clean = None
     observed = None

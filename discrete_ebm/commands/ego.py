@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 
 from ._common import add_common_arguments, say, show_progress, write_json
 
@@ -51,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cd-updates",
         type=int,
         default=d.cd_updates,
-        help=f"CD: GWG proposals per training step (default {d.cd_updates})",
+        help="CD: updates of the --sampler kernel per training step (single-edge Gibbs "
+        f"updates or GWG proposals; default {d.cd_updates})",
     )
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
     p.add_argument(
@@ -69,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sampler",
         choices=("gwg", "gibbs"),
         default=d.sampler,
-        help=f"edge sampler for generation (default {d.sampler})",
+        help=f"edge sampler for generation and for CD's chains (default {d.sampler})",
     )
     p.add_argument(
         "--sample-steps",
@@ -115,9 +117,21 @@ def run(args) -> int:
 
     from ..plotting.graphs import plot_graph_grid
 
-    for name in ("negatives", "steps", "batch_size", "hidden", "layers", "sample_steps"):
+    for name in (
+        "negatives",
+        "steps",
+        "batch_size",
+        "hidden",
+        "layers",
+        "sample_steps",
+        "cd_updates",
+    ):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        raise SystemExit("--lr must be a finite number > 0")
+    if not (args.beta_end >= 0 and math.isfinite(args.beta_end)):
+        raise SystemExit("--beta-end must be a finite number >= 0")
     if not 0.0 < args.epsilon < 1.0:
         raise SystemExit("--epsilon must lie in (0, 1)")
     if not 0.0 <= args.init_density <= 1.0:

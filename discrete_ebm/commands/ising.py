@@ -322,10 +322,14 @@ def run(args) -> int:
     ):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise SystemExit(f"--{name.replace('_', '-')} must be positive")
-    for name in ("refit_threshold", "refit_l1"):
+    for name in ("refit_threshold", "refit_l1", "l1"):
         value = getattr(args, name)
-        if not (value >= 0 and math.isfinite(value)):
+        if value is not None and not (value >= 0 and math.isfinite(value)):
             raise SystemExit(f"--{name.replace('_', '-')} must be a finite number >= 0")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        raise SystemExit("--lr must be a finite number > 0")
+    if not 0.0 < args.epsilon < 1.0:
+        raise SystemExit("--epsilon must lie in (0, 1)")
     device = resolve_device(args.device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
     progress = show_progress(args)

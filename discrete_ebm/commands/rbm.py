@@ -123,5 +123,9 @@ def run(args) -> int:
         "files": [str(samples), str(filters), str(out / "rbm.pt")],
     }
     path = write_json(out / "rbm.json", result)
-    say(args, f"test log-likelihood {result['test_log_likelihood']:.2f} ± {se:.2f} nats -> {path}")
+    say(
+        args,
+        f"test log-likelihood {result['test_log_likelihood']:.2f} nats (± {se:.2f} from the AIS "
+        f"log Z, ± {result['test_log_likelihood_sem']:.2f} s.e.m. over test images) -> {path}",
+    )
     return 0

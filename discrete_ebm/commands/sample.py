@@ -53,8 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args) -> int:
     if args.size < 2:
         raise SystemExit("--size must be >= 2")
-    if any(t <= 0 for t in args.temperatures):
-        raise SystemExit("--temperatures must be positive")
+    if not all(t > 0 and math.isfinite(t) for t in args.temperatures):
+        raise SystemExit("--temperatures must be finite numbers > 0")
+    for name in ("sweeps", "chains"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name} must be >= 1")
     device = resolve_device(args.device)
     model = IsingModel.lattice(args.size, args.coupling, periodic=not args.open).to(device)
     sampler = BlockGibbsSampler(model)

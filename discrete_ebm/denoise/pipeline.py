@@ -14,7 +14,7 @@ import torch
 from ..models.base import EnergyModel
 from .estimators import Estimate, anneal_map, icm, mpm
 from .noise import estimate_flip_rate
-from .posterior import _as_rows, posterior
+from .posterior import _as_rows, observed_mask, posterior
 
 ESTIMATORS = ("mpm", "map", "icm")
 #: MPM chains per image under an RBM prior by default: on 1,000 MNIST validation digits at
@@ -62,7 +62,7 @@ def denoise(
     unknown = [m for m in methods if m not in ESTIMATORS]
     if unknown:
         raise ValueError(f"methods must be among {ESTIMATORS}, got {unknown}")
-    obs = None if observed is None else observed.reshape(y.shape).to(y.device)
+    obs = None if observed is None else observed_mask(observed, y).to(y.device)
     out: dict = {"p_estimated": p is None}
     if p is None:
         p, _ = estimate_flip_rate(y, prior, observed=obs, generator=generator)

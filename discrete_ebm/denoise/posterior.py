@@ -79,13 +79,28 @@ def observation_field(noisy: torch.Tensor, p, observed: torch.Tensor | None = No
         lam = flip_log_odds(float(p))
     f = lam * (2 * y - 1)
     if observed is not None:
-        obs = observed.reshape(y.shape) if observed.numel() == y.numel() else None
-        if obs is None or obs.dtype != torch.bool:
-            raise ValueError(
-                f"observed must be a boolean mask with the shape of noisy {tuple(y.shape)}"
-            )
+        obs = observed_mask(observed, y)
         f = torch.where(obs.to(f.device), f, torch.zeros_like(f))
     return f
+
+
+def observed_mask(observed: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``observed`` (a boolean mask with as many entries as ``y``) reshaped like ``y``;
+    ``ValueError`` naming ``observed`` otherwise."""
+    if (
+        not isinstance(observed, torch.Tensor)
+        or observed.dtype != torch.bool
+        or observed.numel() != y.numel()
+    ):
+        raise ValueError(
+            f"observed must be a boolean mask with the shape of noisy {tuple(y.shape)}, got "
+            + (
+                f"{observed.dtype} of shape {tuple(observed.shape)}"
+                if isinstance(observed, torch.Tensor)
+                else type(observed).__name__
+            )
+        )
+    return observed.reshape(y.shape)
 
 
 def _is_rbm(prior) -> bool:

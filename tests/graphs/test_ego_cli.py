@@ -68,3 +68,14 @@ def test_ego_command_rejects_bad_arguments(tmp_path):
         main(["ego", "--epsilon", "1.5", "--out", str(tmp_path), *TINY])
     with pytest.raises(SystemExit, match="steps"):
         main(["ego", "--out", str(tmp_path), *TINY, "--steps", "0"])
+    # checked before training, not after it
+    for flag, value in (
+        ("--beta-end", "-1"),
+        ("--beta-end", "nan"),
+        ("--cd-updates", "0"),
+        ("--lr", "0"),
+        ("--lr", "nan"),
+    ):
+        with pytest.raises(SystemExit, match=flag):
+            main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])
+    assert not (tmp_path / "bad").exists()
