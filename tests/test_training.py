@@ -138,23 +138,6 @@ def test_early_stop_then_resume_equals_uninterrupted_run(tmp_path):
     assert hist2.loss == ref_hist.loss
 
 
-def test_resume_with_dataloader_equals_uninterrupted_run(tmp_path):
-    def loader():
-        ds = torch.utils.data.TensorDataset(_data())
-        return torch.utils.data.DataLoader(
-            ds, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(5)
-        )
-
-    ref_model, ref_hist = _run(data=loader())
-    ckpt = tmp_path / "run.pt"
-    with pytest.raises(_Interrupt):
-        _run(ckpt, callbacks=[_interrupt_at(7)], data=loader())
-    model, hist = _run(ckpt, data=loader())
-    for a, b in zip(_params(model), _params(ref_model)):
-        assert torch.equal(a, b)
-    assert hist.loss == ref_hist.loss
-
-
 class _NoisyRows(torch.utils.data.Dataset):
     """Rows re-randomised at every access from the dataset's own generator (as dynamically
     binarised images are): each bit of a data row is flipped with probability 0.1."""
@@ -171,12 +154,14 @@ class _NoisyRows(torch.utils.data.Dataset):
         return ((self.x[i] + flip) % 2,)
 
 
-def test_resume_replays_the_datasets_own_random_stream(tmp_path):
-    # the DataLoader's shuffle AND the dataset's per-item randomness are replayed from the
-    # epoch's start, so resuming mid-epoch equals the uninterrupted run
+@pytest.mark.parametrize("dataset", ["tensor", "noisy"])
+def test_resume_with_dataloader_equals_uninterrupted_run(tmp_path, dataset):
+    # "noisy": the DataLoader's shuffle AND the dataset's own per-item randomness are
+    # replayed from the epoch's start, so resuming mid-epoch equals the uninterrupted run
     def loader():
+        ds = torch.utils.data.TensorDataset(_data()) if dataset == "tensor" else _NoisyRows()
         return torch.utils.data.DataLoader(
-            _NoisyRows(), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(5)
+            ds, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(5)
         )
 
     ref_model, ref_hist = _run(data=loader())
@@ -189,37 +174,25 @@ def test_resume_replays_the_datasets_own_random_stream(tmp_path):
     assert hist.loss == ref_hist.loss
 
 
+def _fit_batches_of_10(**stop):
+    return fit(
+        _model(),
+        BernoulliED(n_negatives=4),
+        _data(),
+        batch_size=10,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+        **stop,
+    )
+
+
 def test_epochs_are_counted_when_steps_end_on_an_epoch_boundary():
     # 50 rows in batches of 10: 5 batches per epoch
-    by_steps = fit(
-        _model(),
-        BernoulliED(n_negatives=4),
-        _data(),
-        steps=10,
-        batch_size=10,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
-    by_epochs = fit(
-        _model(),
-        BernoulliED(n_negatives=4),
-        _data(),
-        epochs=2,
-        batch_size=10,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
+    by_steps = _fit_batches_of_10(steps=10)
+    by_epochs = _fit_batches_of_10(epochs=2)
     assert by_steps.epochs == by_epochs.epochs == 2
     assert by_steps.loss == by_epochs.loss
-    partial = fit(
-        _model(),
-        BernoulliED(n_negatives=4),
-        _data(),
-        steps=7,
-        batch_size=10,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    )
+    partial = _fit_batches_of_10(steps=7)
     assert partial.epochs == 1
 
 
