@@ -264,3 +264,25 @@ def test_time_to_quality_per_view_when_views_have_different_metrics():
     assert q["t (continuous)"]["quickest"] == "continuous/r"
     assert q["t (continuous)"]["quickest_seconds"] == 1.0
     assert set(winners(data)) == set(q)
+
+
+def test_only_that_matches_no_cell_is_an_error(tmp_path):
+    from discrete_ebm.cli import main
+
+    with pytest.raises(ValueError, match="no cell key contains"):
+        run_suite([CountingTask()], tmp_path / "a", suite="tiny", progress=False, only=["nope"])
+    with pytest.raises(SystemExit, match="--only: no cell key contains"):
+        main(
+            [
+                "benchmark",
+                "--quick",
+                "--tasks",
+                "ising",
+                "--only",
+                "nope",
+                "--out",
+                str(tmp_path / "b"),
+                "--quiet",
+            ]
+        )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

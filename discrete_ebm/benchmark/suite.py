@@ -134,14 +134,23 @@ def run_suite(
 
     With ``resume`` the cells already in ``results.json`` are skipped (failed ones too,
     unless ``retry_failed``). ``only`` keeps the cells whose key contains one of the
-    strings. Returns the results dict.
+    strings (``ValueError`` if a string matches no cell). Returns the results dict.
     """
+    if suite not in SUITES:
+        raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
+    if only:
+        keys = [cell.key for task in tasks for cell in task.cells(suite)]
+        unmatched = [s for s in only if not any(s in k for k in keys)]
+        if unmatched:
+            raise ValueError(
+                f"only: no cell key contains {unmatched} (keys look like {keys[0]!r})"
+                if keys
+                else "only: there are no cells to choose from"
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     data = load_results(path) if resume else {"schema_version": SCHEMA_VERSION, "cells": {}}
-    if suite not in SUITES:
-        raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
     data["suite"] = suite
     data["machine"] = {
         "python": platform.python_version(),

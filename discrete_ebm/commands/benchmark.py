@@ -43,15 +43,18 @@ def run(args) -> int:
         say(args, "note: benchmark cells run on the CPU")
     torch.manual_seed(args.seed)
     tasks = default_tasks(args.tasks)
-    data = run_suite(
-        tasks,
-        args.out,
-        suite="quick" if args.quick else "full",
-        resume=not args.no_resume,
-        retry_failed=args.retry_failed,
-        progress=show_progress(args),
-        only=args.only,
-    )
+    try:
+        data = run_suite(
+            tasks,
+            args.out,
+            suite="quick" if args.quick else "full",
+            resume=not args.no_resume,
+            retry_failed=args.retry_failed,
+            progress=show_progress(args),
+            only=args.only,
+        )
+    except ValueError as err:  # argument errors (cells failing inside are recorded, not raised)
+        raise SystemExit(f"--{err}") from None
     md, pngs = write_report(data, args.out)
     failed = [k for k, r in data["cells"].items() if r["status"] != "ok"]
     say(
