@@ -1,5 +1,6 @@
-"""FusedPCDTrainer: the fused PCD-k + SGD step equals a plain reference (and scikit-learn's
-BernoulliRBM update) from the same state and the same uniforms; input checks; training."""
+"""FusedPCD: the fused PCD-k gradient equals a plain reference, the analytic PCD gradient and
+autograd's; through ``fit`` with SGD it is scikit-learn's BernoulliRBM update; it resumes
+exactly; input checks; training raises the likelihood."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from discrete_ebm.models.rbm import RBM, FusedPCDTrainer, _check_binary_batch
+from discrete_ebm.models.rbm import RBM
+from discrete_ebm.objectives import FusedPCD, RBMPersistentCD, make
+from discrete_ebm.training import fit
 
 
 @pytest.fixture(autouse=True)
@@ -50,34 +53,65 @@ def torch_draws(seed, dtype):
 
 
 def numpy_draws(seed, dtype):
-    g = np.random.default_rng(seed)
+    # FusedPCD(uniforms="numpy") seeds PCG64 from one draw of the torch generator it is given
+    g = np.random.default_rng(
+        int(torch.randint(0, 2**62, (1,), generator=torch.Generator().manual_seed(seed)))
+    )
     np_dtype = {torch.float32: np.float32, torch.float64: np.float64}[dtype]
     return lambda shape: torch.from_numpy(g.random(shape, dtype=np_dtype))
+
+
+def sgd_step(rbm, lr):
+    with torch.no_grad():
+        for p in rbm.parameters():
+            p -= lr * p.grad
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("rng", ["torch", "numpy"])
 @pytest.mark.parametrize(("k", "B"), [(1, 12), (2, 12), (1, 7), (3, 5)])
-def test_step_equals_reference(dtype, rng, k, B):
+def test_gradient_step_equals_reference(dtype, rng, k, B):
     n, m, C, lr, seed = 31, 17, 12, 0.3, 11
     rbm, h0 = random_state(n, m, C, dtype)
     W, b, c = (p.detach().clone() for p in (rbm.W, rbm.b, rbm.c))
     v = (torch.rand(B, n, generator=torch.Generator().manual_seed(2)) < 0.4).to(dtype)
-    gen = torch.Generator().manual_seed(seed) if rng == "torch" else np.random.default_rng(seed)
-    trainer = FusedPCDTrainer(rbm, C, lr, k=k, chains=h0, generator=gen)
-    trainer.step(v)
+    objective = FusedPCD(C, k=k, chains=h0, uniforms=rng)
+    objective.write_gradients(rbm, v, torch.Generator().manual_seed(seed))
+    sgd_step(rbm, lr)
     draws = (torch_draws if rng == "torch" else numpy_draws)(seed, dtype)
     ref = reference_step(W, b, c, h0, v, lr, draws, k=k)
-    assert torch.equal(trainer.chains, ref[3])
+    assert torch.equal(objective.chains, ref[3])
     # same samples, so only rounding differs: float32 parameters of size <= 2 carry
     # ~1e-7 per operation (a few ulps in all); float64 agrees to ~1e-15
     tol = 1e-6 if dtype == torch.float32 else 1e-12
     for got, want in zip((rbm.W, rbm.b, rbm.c), ref[:3]):
         assert float((got.detach() - want).abs().max()) < tol
-    assert rbm.W.grad is None  # no autograd involved
 
 
-def test_several_steps_equal_scikit_learn_bernoulli_rbm():
+@pytest.mark.parametrize("k", [1, 3])
+def test_fused_analytic_and_autograd_gradients_agree(k):
+    n, m, C, B = 13, 7, 11, 5
+    rbm, h0 = random_state(n, m, C, torch.float64, seed=4)
+    v = (torch.rand(B, n, generator=torch.Generator().manual_seed(6)) < 0.5).double()
+    grads = {}
+    for name, objective in (
+        ("fused", FusedPCD(C, k=k, chains=h0)),
+        ("analytic", RBMPersistentCD(k=k, chains=h0)),
+    ):
+        objective.write_gradients(rbm, v, torch.Generator().manual_seed(9))
+        grads[name] = [p.grad.clone() for p in rbm.parameters()]
+        chains = objective.chains
+    surrogate = RBMPersistentCD(k=k, chains=h0)
+    for p in rbm.parameters():
+        p.grad = None
+    surrogate(rbm, v, torch.Generator().manual_seed(9)).backward()
+    assert torch.equal(surrogate.chains, chains)  # the same draws in the same order
+    for a, b, c in zip(grads["fused"], grads["analytic"], [p.grad for p in rbm.parameters()]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-13)
+
+
+def test_fit_with_sgd_equals_scikit_learn_bernoulli_rbm():
     sklearn_rbm = pytest.importorskip("sklearn.neural_network")
     n, m, C, lr, seed = 40, 9, 10, 0.1, 5
     rbm, h0 = random_state(n, m, C, torch.float64, seed=3)
@@ -90,6 +124,7 @@ def test_several_steps_equal_scikit_learn_bernoulli_rbm():
 
     class SameUniforms:  # scikit-learn draws rng.uniform(size=...) in the same order
         g = torch.Generator().manual_seed(seed)
+        torch.randint(0, 2**62, (1,), generator=g)  # fit first seeds its shuffling from it
 
         def uniform(self, size):
             return torch.rand(size, generator=self.g, dtype=torch.float64).numpy()
@@ -97,15 +132,25 @@ def test_several_steps_equal_scikit_learn_bernoulli_rbm():
     rng = SameUniforms()
     for a in range(0, 5 * C, C):
         sk._fit(x[a : a + C].numpy(), rng)
-    trainer = FusedPCDTrainer(rbm, C, lr, chains=h0, generator=torch.Generator().manual_seed(seed))
-    trainer.fit_epoch(x)
+    objective = make("fused-pcd", n_chains=C, chains=h0)
+    fit(
+        rbm,
+        objective,
+        x,
+        epochs=1,
+        batch_size=C,
+        shuffle=False,
+        optimizer=torch.optim.SGD(rbm.parameters(), lr=lr),
+        generator=torch.Generator().manual_seed(seed),
+        progress=False,
+    )
     np.testing.assert_allclose(rbm.W.detach().numpy(), sk.components_.T, rtol=0, atol=1e-12)
     np.testing.assert_allclose(rbm.b.detach().numpy(), sk.intercept_visible_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(rbm.c.detach().numpy(), sk.intercept_hidden_, rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(trainer.chains.numpy(), sk.h_samples_)
+    np.testing.assert_array_equal(objective.chains.numpy(), sk.h_samples_)
 
 
-def test_fit_epoch_increases_exact_log_likelihood():
+def test_training_increases_exact_log_likelihood():
     # data from a known 8-3 RBM with strongly correlated units; the student starts at the
     # data marginals, so the likelihood gain comes from learning the correlations
     g = torch.Generator().manual_seed(1)
@@ -119,57 +164,87 @@ def test_fit_epoch_increases_exact_log_likelihood():
             return float(-model.energy(data).double().mean() - model.exact_log_partition())
 
     ll0 = avg_ll(student)
-    trainer = FusedPCDTrainer(student, 100, 0.2, generator=torch.Generator().manual_seed(2))
-    for _ in range(40):
-        trainer.fit_epoch(data[torch.randperm(2000, generator=g)])
+    history = fit(
+        student,
+        FusedPCD(100),
+        data,
+        epochs=40,
+        batch_size=100,
+        optimizer=torch.optim.SGD(student.parameters(), lr=0.2),
+        generator=torch.Generator().manual_seed(2),
+        progress=False,
+    )
     ll1 = avg_ll(student)
+    assert history.steps == 800 and history.epochs == 40
     # 2000 samples: the LL estimate's noise is ~0.05 nats; the gain is several times that
     assert ll1 > ll0 + 0.3, (ll0, ll1)
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [0.5, 2.0, -1.0, float("nan"), float("inf"), 1e-45, 1 - 2**-24],
-)
-def test_fast_binary_check_rejects_what_check_states_rejects(bad):
-    x = torch.zeros(3, 4)
-    x[1, 2] = bad
-    with pytest.raises(ValueError, match="v must be binary"):
-        _check_binary_batch(x, 4, "v")
-    _check_binary_batch(torch.tensor([[0.0, 1.0, -0.0, 1.0]]), 4, "v")  # -0. is 0.
+@pytest.mark.parametrize("uniforms", ["torch", "numpy"])
+def test_resumed_run_equals_uninterrupted(tmp_path, uniforms):
+    data = (torch.rand(60, 9, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+
+    def run(steps, ckpt):
+        rbm = RBM(9, 5, weight_std=0.1, generator=torch.Generator().manual_seed(1))
+        objective = FusedPCD(8, k=2, uniforms=uniforms, init="data")
+        fit(
+            rbm,
+            objective,
+            data,
+            steps=steps,
+            batch_size=8,
+            optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5),
+            scheduler=lambda s: 1.0 / (1 + s),
+            generator=torch.Generator().manual_seed(3),
+            checkpoint=ckpt,
+            checkpoint_every=4,
+            progress=False,
+        )
+        return [p.detach().clone() for p in rbm.parameters()] + [objective.chains.clone()]
+
+    straight = run(17, None)
+    ckpt = tmp_path / "fused.pt"
+    run(10, ckpt)  # stops at step 10: the checkpoint holds step 10
+    resumed = run(17, ckpt)
+    for a, b in zip(straight, resumed):
+        assert torch.equal(a, b)
 
 
 def test_input_errors_name_the_argument():
     rbm = RBM(6, 3)
-    tr = FusedPCDTrainer(rbm, 4, 0.1)
-    with pytest.raises(ValueError, match="v must have width 6"):
-        tr.step(torch.zeros(2, 5))
+    g = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match="between 1 and n_chains=4"):
-        tr.step(torch.zeros(5, 6))
-    with pytest.raises(TypeError, match="v must be a floating"):
-        tr.step(torch.zeros(2, 6, dtype=torch.long))
-    with pytest.raises(ValueError, match="x must have width 6"):
-        tr.fit_epoch(torch.zeros(8, 5))
-    with pytest.raises(ValueError, match="x must be binary"):
-        tr.fit_epoch(torch.full((8, 6), 0.5))
-    with pytest.raises(ValueError, match="batch_size must be <= n_chains=4"):
-        tr.fit_epoch(torch.zeros(8, 6), batch_size=5)
-    with pytest.raises(ValueError, match="lr must be"):
-        FusedPCDTrainer(rbm, 4, -0.1)
-    with pytest.raises(ValueError, match="chains must have shape"):
-        FusedPCDTrainer(rbm, 4, 0.1, chains=torch.zeros(3, 3))
-    with pytest.raises(TypeError, match="generator must be"):
-        FusedPCDTrainer(rbm, 4, 0.1, generator=0)
-    with pytest.raises(ValueError, match="numpy Generator needs a float32/float64"):
-        FusedPCDTrainer(RBM(6, 3, dtype=torch.float16), 4, 0.1, generator=np.random.default_rng())
+        FusedPCD(4).write_gradients(rbm, torch.zeros(5, 6), g)
+    with pytest.raises(ValueError, match="data must be binary"):
+        fit(rbm, FusedPCD(4), torch.full((8, 6), 0.5), steps=1, batch_size=4, progress=False)
+    loader = torch.utils.data.DataLoader(torch.full((8, 6), 0.5), batch_size=4)
+    with pytest.raises(ValueError, match="batch must be binary"):
+        fit(rbm, FusedPCD(4), loader, steps=1, progress=False)
+    with pytest.raises(ValueError, match="n_chains must be"):
+        FusedPCD(0)
+    with pytest.raises(ValueError, match="uniforms must be"):
+        FusedPCD(4, uniforms="mt")
+    with pytest.raises(ValueError, match="init must be"):
+        FusedPCD(4, init="noise")
+    with pytest.raises(ValueError, match="chains must have n_chains=4 rows"):
+        FusedPCD(4, chains=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="chains have 2 hidden units"):
+        FusedPCD(4, chains=torch.zeros(4, 2)).write_gradients(rbm, torch.zeros(2, 6), g)
+    with pytest.raises(ValueError, match="uniforms='numpy' needs a float32/float64"):
+        FusedPCD(4, uniforms="numpy").write_gradients(
+            RBM(6, 3, dtype=torch.float16), torch.zeros(2, 6, dtype=torch.float16), g
+        )
+    with pytest.raises(TypeError, match="model must be a discrete_ebm RBM"):
+        FusedPCD(4).write_gradients(torch.nn.Linear(2, 2), torch.zeros(2, 6), g)
 
 
-def test_trainer_relayout_keeps_the_model():
+def test_relayout_keeps_the_model():
     rbm = RBM(9, 4, weight_std=0.5, generator=torch.Generator().manual_seed(0))
     x = (torch.rand(6, 9, generator=torch.Generator().manual_seed(1)) < 0.5).float()
     W0, e0 = rbm.W.detach().clone(), rbm.energy(x).detach()
-    FusedPCDTrainer(rbm, 3, 0.1)
+    FusedPCD(3).write_gradients(rbm, x[:3], torch.Generator().manual_seed(2))
     assert rbm.W.shape == (9, 4) and rbm.W.T.is_contiguous()
     assert torch.equal(rbm.W.detach(), W0)
     torch.testing.assert_close(rbm.energy(x).detach(), e0)
     assert dict(rbm.named_parameters())["W"] is rbm.W
+    assert rbm.W.grad.stride() == rbm.W.stride()

@@ -9,21 +9,21 @@
 Besides the contract this file holds the RBM's tensor kernels: block Gibbs (v → h → v),
 exact ``log Z`` by summing the smaller layer analytically, the AIS path of Salakhutdinov &
 Murray (2008), and the analytic contrastive gradient used by the fast PCD path
-(:meth:`RBM.pcd_step`: one update's gradient, no training loop). :class:`FusedPCDTrainer`
-is the fastest path: PCD-k with plain SGD (scikit-learn ``BernoulliRBM``'s exact update)
-in three GEMMs per batch, with no autograd and preallocated buffers.
+(:meth:`RBM.pcd_step`: one update's gradient, no training loop). The training objectives
+built on them (``objectives.RBMPersistentCD`` and the fused three-GEMM
+``objectives.FusedPCD``) run through ``fit``.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_positive_int, check_states
+from ..states import all_states
 from .base import EnergyModel
 
 #: largest layer enumerated by ``exact_log_partition`` (2**22 states, chunked).
@@ -34,34 +34,6 @@ def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     """``Bernoulli(p)`` draws as a float tensor of ``p``'s dtype, through ``generator``."""
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
     return u.lt_(p)  # in place: u becomes 1. where u < p, else 0. (one pass, no temporaries)
-
-
-_NUMPY_UNIFORM = {torch.float32: np.float32, torch.float64: np.float64}
-
-
-def _check_binary_batch(x: torch.Tensor, dim: int, name: str) -> None:
-    """What ``check_states`` checks (a floating ``(B, dim)`` tensor of 0./1., no NaN) in two
-    vectorised passes instead of six: ``aminmax`` bounds the values to [0, 1] (NaN
-    propagates into it), and within [0, 1] only 0 and 1 have a zero fractional part."""
-    if not (
-        isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() == 2 and x.shape[1] == dim
-    ):
-        check_states(x, dim, name=name)  # raises the standard message
-    if x.numel():
-        lo, hi = torch.aminmax(x)
-        # inside [0, 1] the fractional parts are >= 0, so their sum is 0 iff all are 0
-        if not (lo >= 0 and hi <= 1) or x.frac().sum() != 0:
-            raise ValueError(
-                f"{name} must be binary: every value 0. or 1. (got values in "
-                f"[{float(lo):g}, {float(hi):g}], or fractional ones, or NaN)"
-            )
-
-
-def _binary_states(k: int, start: int, stop: int, *, dtype, device) -> torch.Tensor:
-    """States ``start..stop−1`` of {0,1}^k (bit ``k−1−i`` of the index is unit ``i``)."""
-    idx = torch.arange(start, stop, device=device, dtype=torch.long)
-    shifts = torch.arange(k - 1, -1, -1, device=device)
-    return ((idx.unsqueeze(1) >> shifts) & 1).to(dtype)
 
 
 class RBM(EnergyModel):
@@ -275,7 +247,7 @@ class RBM(EnergyModel):
             )
         parts = []
         for a in range(0, 2**k, chunk_size):
-            s = _binary_states(k, a, min(a + chunk_size, 2**k), dtype=W.dtype, device=W.device)
+            s = all_states(k, a, min(a + chunk_size, 2**k), dtype=W.dtype, device=W.device)
             if beta == 1.0:
                 parts.append(s @ bias + F.softplus(torch.addmm(other_bias, s, mat)).sum(1))
             else:
@@ -393,166 +365,6 @@ class RBM(EnergyModel):
 
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}"
-
-
-class FusedPCDTrainer:
-    """PCD-k with plain SGD for an :class:`RBM`, fused into three large GEMMs per batch.
-
-    This is exactly the update of scikit-learn's ``BernoulliRBM`` (persistent hidden chains
-    ``h (C, m)``, one per row, ``C`` = ``n_chains``), for a batch ``v (B, n)`` and rate ``η``:
-
-    1. ``v⁻ ~ p(v | h) = Bernoulli(σ(b + hWᵀ))`` (for ``k > 1``: ``k − 1`` more sweeps
-       ``h ~ p(h | v⁻)``, ``v⁻ ~ p(v | h)`` first);
-    2. ``p⁺ = σ(c + vW)``, ``p⁻ = σ(c + v⁻W)``; the chains become ``h ~ Bernoulli(p⁻)``;
-    3. ``W += η (vᵀp⁺ / B − v⁻ᵀp⁻ / C)``, ``b += η (mean v − mean v⁻)``,
-       ``c += η (mean p⁺ − mean p⁻)`` (all from the parameters before the step).
-
-    With ``C = B`` this is scikit-learn's ``W += (η / B)(vᵀp⁺ − v⁻ᵀp⁻)``. Layout: the
-    negative and positive visible rows are stacked in one buffer ``V = [v⁻; v]`` of shape
-    ``(C + B, n)``, so the two hidden products are one GEMM ``H = σ(c + VW)`` and the
-    two weight-gradient products one in-place GEMM ``W += (η / B) Vᵀ [−(B/C) p⁻; p⁺]``;
-    with the visible product ``hWᵀ`` that is five ``B × n × m`` products' worth of work in
-    three calls, no autograd and no temporaries (buffers are allocated once, sigmoids and
-    Bernoulli draws are in place). Uniforms are drawn from ``generator`` in the order
-    ``(C, n)`` for each ``v⁻`` then ``(C, m)`` for each ``h``.
-
-    The trainer re-lays ``rbm.W`` once so that ``Wᵀ`` is contiguous (same values and shape;
-    other references to the old ``W.data`` no longer follow it).
-
-    Args:
-        rbm: the model; its ``W``, ``b``, ``c`` are updated in place (``.grad`` unused).
-        n_chains: number of persistent chains ``C``; also the largest batch size accepted.
-        lr: the SGD rate ``η`` (an attribute: change it between steps for a schedule).
-        k: Gibbs sweeps per step.
-        chains: initial hidden chains ``(C, m)``; default zeros (as scikit-learn).
-        generator: source of the uniforms: a ``torch.Generator`` or a
-            ``numpy.random.Generator`` (CPU; its PCG64 fills the buffers in place, ~2× faster
-            than torch's Mersenne Twister here, which matters at ~7% of a 784×500 step).
-    """
-
-    def __init__(
-        self,
-        rbm: RBM,
-        n_chains: int,
-        lr: float,
-        *,
-        k: int = 1,
-        chains: torch.Tensor | None = None,
-        generator: torch.Generator | np.random.Generator | None = None,
-    ):
-        if not isinstance(rbm, RBM):
-            raise TypeError(f"rbm must be an RBM, got {type(rbm).__name__}")
-        self.rbm = rbm
-        self.n_chains = C = check_positive_int(n_chains, "n_chains")
-        self.k = check_positive_int(k, "k")
-        lr = float(lr)
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {lr}")
-        self.lr = lr
-        n, m = rbm.n_visible, rbm.n_hidden
-        kw = {"dtype": rbm.dtype, "device": rbm.device}
-        if rbm.W.is_contiguous():
-            # same values and shape (n, m), but Wᵀ contiguous in memory: the in-place update
-            # GEMM W += VᵀH is then ~7% faster per step here (MKL, one thread)
-            with torch.no_grad():
-                rbm.W.data = rbm.W.data.T.contiguous().T
-        if isinstance(generator, np.random.Generator):
-            if torch.device(rbm.device).type != "cpu" or rbm.dtype not in _NUMPY_UNIFORM:
-                raise ValueError(
-                    "generator: a numpy Generator needs a float32/float64 RBM on the CPU, "
-                    f"got {rbm.dtype} on {rbm.device}; pass a torch.Generator"
-                )
-        elif generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(
-                "generator must be a torch.Generator, a numpy.random.Generator or None, "
-                f"got {type(generator).__name__}"
-            )
-        self.generator = generator
-        if chains is None:
-            self.chains = torch.zeros(C, m, **kw)
-        else:
-            chains = check_states(chains, m, name="chains")
-            if chains.shape[0] != C:
-                raise ValueError(
-                    f"chains must have shape ({C}, {m}) (n_chains rows), got {tuple(chains.shape)}"
-                )
-            self.chains = chains.to(**kw).clone()
-        # rows [0, C) hold the negative phase, rows [C, C + B) the batch: V[:C + B] is
-        # contiguous for every batch size B <= C
-        self._V = torch.empty(2 * C, n, **kw)
-        self._H = torch.empty(2 * C, m, **kw)
-        self._Uv = torch.empty(C, n, **kw)
-        self._Uh = torch.empty(C, m, **kw)
-        self._ones = torch.ones(2 * C, **kw)
-        self._sign = torch.ones(2 * C, **kw)
-
-        # numpy views of the uniform buffers (same memory) for a numpy generator
-        self._numpy_out = (
-            {id(u): u.numpy() for u in (self._Uv, self._Uh)}
-            if isinstance(generator, np.random.Generator)
-            else None
-        )
-
-    def _uniform(self, out: torch.Tensor) -> torch.Tensor:
-        """Fill ``out`` with U[0, 1) draws from the generator (numpy's writes in place)."""
-        if self._numpy_out is not None:
-            self.generator.random(out=self._numpy_out[id(out)], dtype=_NUMPY_UNIFORM[out.dtype])
-            return out
-        return torch.rand(out.shape, generator=self.generator, out=out)
-
-    @torch.no_grad()
-    def step(self, v: torch.Tensor, *, check: bool = True) -> None:
-        """One PCD-k + SGD update from the batch ``v (B, n)``, ``1 <= B <= n_chains``.
-
-        ``check`` validates ``v`` (shape, binary values, no NaN) in two vectorised passes."""
-        rbm, C = self.rbm, self.n_chains
-        if check:
-            _check_binary_batch(v, rbm.n_visible, "v")
-            if not 1 <= v.shape[0] <= C:
-                raise ValueError(f"v must have between 1 and n_chains={C} rows, got {v.shape[0]}")
-        B = v.shape[0]
-        W, b, c = rbm.W, rbm.b, rbm.c
-        V, H = self._V[: C + B], self._H[: C + B]
-        v_neg, h_neg = V[:C], H[:C]
-        V[C:].copy_(v)
-        h = self.chains
-        for sweep in range(self.k):
-            # v⁻ ~ Bernoulli(σ(b + hWᵀ)): u < p written as 1./0. over p, in place
-            torch.addmm(b, h, W.T, out=v_neg).sigmoid_()
-            torch.lt(self._uniform(self._Uv), v_neg, out=v_neg)
-            if sweep < self.k - 1:
-                torch.addmm(c, v_neg, W, out=h_neg).sigmoid_()
-                torch.lt(self._uniform(self._Uh), h_neg, out=self.chains)
-        # [p⁻; p⁺] in one GEMM, then the new chains h ~ Bernoulli(p⁻)
-        torch.addmm(c, V, W, out=H).sigmoid_()
-        torch.lt(self._uniform(self._Uh), h_neg, out=self.chains)
-        # signed rows: −(B/C) for the negative phase, +1 for the batch; step size η / B
-        scale, neg = self.lr / B, -B / C
-        sign = self._sign[: C + B]
-        sign[:C].fill_(neg)
-        b.addmv_(V.T, sign, alpha=scale)
-        h_neg.mul_(neg)
-        c.addmv_(H.T, self._ones[: C + B], alpha=scale)
-        W.addmm_(V.T, H, alpha=scale)
-
-    def fit_epoch(self, x: torch.Tensor, batch_size: int | None = None) -> None:
-        """Steps over ``x (N, n)`` in order, in batches of ``batch_size`` (default
-        ``n_chains``; the last batch may be smaller), like one ``BernoulliRBM`` iteration.
-        Each batch is validated as it is used (no full-size temporaries)."""
-        n = self.rbm.n_visible
-        if not (
-            isinstance(x, torch.Tensor)
-            and x.is_floating_point()
-            and x.dim() == 2
-            and x.shape[1] == n
-        ):
-            check_states(x, n, name="x")  # raises the standard message
-        bs = self.n_chains if batch_size is None else check_positive_int(batch_size, "batch_size")
-        if bs > self.n_chains:
-            raise ValueError(f"batch_size must be <= n_chains={self.n_chains}, got {bs}")
-        for a in range(0, x.shape[0], bs):
-            _check_binary_batch(x[a : a + bs], n, "x")
-            self.step(x[a : a + bs], check=False)
 
 
 class RBMAnnealingPath:

@@ -1,4 +1,7 @@
-"""Training objectives sharing one contract: ``objective(model, x) -> scalar loss``."""
+"""Training objectives sharing one contract: ``objective(model, x) -> scalar loss``.
+
+``make(name, model=None, **settings)`` builds one by name (``names()`` lists them).
+"""
 
 from .base import Objective
 from .contrastive_divergence import ContrastiveDivergence
@@ -10,7 +13,10 @@ from .energy_discrepancy import (
     GridED,
     energy_discrepancy_loss,
 )
+from .fused_pcd import FusedPCD
 from .pseudo_likelihood import PseudoLikelihood
+from .rbm_pcd import RBMPersistentCD
+from .registry import make, names, register
 from .score_matching import DenoisingScoreMatching, ScoreMatching, SlicedScoreMatching
 
 __all__ = [
@@ -27,4 +33,9 @@ __all__ = [
     "DenoisingScoreMatching",
     "DBMPersistentCD",
     "DBMEnergyDiscrepancy",
+    "RBMPersistentCD",
+    "FusedPCD",
+    "make",
+    "names",
+    "register",
 ]

@@ -1,0 +1,69 @@
+"""Files written whole or not at all: every writer of the package goes through ``atomic_write``.
+
+A file is written to a temporary name beside its target and moved over it with
+``os.replace`` (atomic on POSIX and Windows), so a killed process leaves either the old
+file or the new one, never half of one. The temporary name keeps the target's suffix
+(``x.npz`` -> ``x.tmp<pid>.npz``) because NumPy appends ``.npz`` to names without it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then move it to ``path``.
+
+    Creates the parent folder. If ``write`` raises, the temporary file is removed and
+    ``path`` is left as it was. Returns ``path`` as a ``Path``."""
+    path = Path(path)
+    if not path.name:
+        raise ValueError(f"path must name a file, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def json_ready(obj):
+    """``obj`` with tuples as lists, dict keys as strings, NumPy / 0-d tensor scalars as
+    Python numbers and non-finite floats as ``None`` (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        return json_ready(obj.item())
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj, *, indent: int = 2) -> Path:
+    """Write ``json_ready(obj)`` as indented JSON, atomically; returns the path."""
+    text = json.dumps(json_ready(obj), indent=indent, allow_nan=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def save_npz(path: str | os.PathLike, *, compressed: bool = False, **arrays) -> Path:
+    """Write NumPy arrays to an ``.npz`` atomically (``compressed``: ``savez_compressed``)."""
+    save = np.savez_compressed if compressed else np.savez
+    return atomic_write(path, lambda tmp: save(tmp, **arrays))
+
+
+def save_torch(obj, path: str | os.PathLike) -> Path:
+    """``torch.save(obj, path)`` atomically."""
+    import torch
+
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))

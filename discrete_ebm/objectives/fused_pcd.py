@@ -1,0 +1,160 @@
+"""The fused RBM PCD-k gradient: three large GEMMs per batch, no autograd, no temporaries.
+
+The same gradient as ``RBMPersistentCD`` (persistent hidden chains ``h (C, m)``), for a
+batch ``v (B, n)``:
+
+1. ``v⁻ ~ p(v | h) = Bernoulli(σ(b + hWᵀ))`` (for ``k > 1``: ``k − 1`` more sweeps
+   ``h ~ p(h | v⁻)``, ``v⁻ ~ p(v | h)`` first);
+2. ``p⁺ = σ(c + vW)``, ``p⁻ = σ(c + v⁻W)``; the chains become ``h ~ Bernoulli(p⁻)``;
+3. ``∂W = −(vᵀp⁺ / B − v⁻ᵀp⁻ / C)``, ``∂b = −(mean v − mean v⁻)``,
+   ``∂c = −(mean p⁺ − mean p⁻)``, written into ``.grad``.
+
+With plain SGD (``torch.optim.SGD(lr=η)``) and ``C = B`` a step is scikit-learn
+``BernoulliRBM``'s update ``W += (η / B)(vᵀp⁺ − v⁻ᵀp⁻)``. Layout: the negative and positive
+visible rows are stacked in one buffer ``V = [v⁻; v]`` of shape ``(C + B, n)``, so the two
+hidden products are one GEMM ``H = σ(c + VW)`` and the two weight-gradient products one GEMM
+``∂W = −(1/B) Vᵀ [−(B/C) p⁻; p⁺]``; with the visible product ``hWᵀ`` that is five
+``B × n × m`` products' worth of work in three calls (buffers allocated once, sigmoids and
+Bernoulli draws in place). Uniforms are drawn in the order ``(C, n)`` for each ``v⁻`` then
+``(C, m)`` for each ``h``, from ``fit``'s generator (``uniforms="torch"``) or from NumPy's
+PCG64 seeded from it (``uniforms="numpy"``, CPU only: it fills the buffers in place about
+twice as fast as torch's Mersenne Twister, which matters at ~7% of a 784×500 step).
+
+On its first call the objective re-lays ``rbm.W`` so that ``Wᵀ`` is contiguous (same values
+and shape; the in-place GEMMs are ~7% faster that way on one MKL thread).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._validation import check_positive_int
+from ..models.base import EnergyModel
+from ..models.rbm import RBM
+from .rbm_pcd import RBMPersistentCD, check_rbm
+
+_NUMPY_UNIFORM = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+class FusedPCD(RBMPersistentCD):
+    """PCD-k of an ``RBM`` as three fused GEMMs per batch (module docstring).
+
+    Args:
+        n_chains: persistent chains ``C``; also the largest batch accepted.
+        k: Gibbs sweeps per step.
+        init: ``"zeros"`` (scikit-learn's start, the default) or ``"data"``.
+        chains: initial hidden chains ``(C, m)``.
+        uniforms: ``"torch"`` (``fit``'s generator) or ``"numpy"`` (PCG64 seeded from it).
+    """
+
+    def __init__(
+        self,
+        n_chains: int,
+        k: int = 1,
+        *,
+        init: str = "zeros",
+        chains: torch.Tensor | None = None,
+        uniforms: str = "torch",
+    ):
+        super().__init__(check_positive_int(n_chains, "n_chains"), k, init=init, chains=chains)
+        if uniforms not in ("torch", "numpy"):
+            raise ValueError(f"uniforms must be 'torch' or 'numpy', got {uniforms!r}")
+        self.uniforms = uniforms
+        self._rng: np.random.Generator | None = None
+        self._buffers: dict | None = None
+
+    # ---------------------------------------------------------------- set-up
+    def _prepare(self, rbm: RBM, x: torch.Tensor, generator) -> dict:
+        """Chains, the re-laid ``W``, gradient buffers and work buffers (once per model)."""
+        self.start_chains(rbm, x, generator)
+        key = (id(rbm), rbm.dtype, rbm.device)
+        if self._buffers is not None and self._buffers["key"] == key:
+            return self._buffers
+        if self.uniforms == "numpy" and (
+            rbm.device.type != "cpu" or rbm.dtype not in _NUMPY_UNIFORM
+        ):
+            raise ValueError(
+                "uniforms='numpy' needs a float32/float64 RBM on the CPU, got "
+                f"{rbm.dtype} on {rbm.device}; use uniforms='torch'"
+            )
+        if rbm.W.is_contiguous():
+            with torch.no_grad():
+                rbm.W.data = rbm.W.data.T.contiguous().T
+        C, n, m = self.n_chains, rbm.n_visible, rbm.n_hidden
+        kw = {"dtype": rbm.dtype, "device": rbm.device}
+        buf = {
+            "key": key,
+            "V": torch.empty(2 * C, n, **kw),  # rows [0, C): v⁻; rows [C, C + B): the batch
+            "H": torch.empty(2 * C, m, **kw),
+            "Uv": torch.empty(C, n, **kw),
+            "Uh": torch.empty(C, m, **kw),
+            "ones": torch.ones(2 * C, **kw),
+            "sign": torch.ones(2 * C, **kw),
+        }
+        if self.uniforms == "numpy":
+            buf["numpy"] = {id(buf[u]): buf[u].numpy() for u in ("Uv", "Uh")}
+        self._buffers = buf
+        return buf
+
+    def _uniform(self, out: torch.Tensor, generator) -> torch.Tensor:
+        """Fill ``out`` with U[0, 1) draws (NumPy writes in place into the shared memory)."""
+        if self.uniforms == "numpy":
+            if self._rng is None:
+                seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+                self._rng = np.random.default_rng(seed)
+            view = self._buffers["numpy"][id(out)]
+            self._rng.random(out=view, dtype=_NUMPY_UNIFORM[out.dtype])
+            return out
+        return torch.rand(out.shape, generator=generator, out=out)
+
+    # ---------------------------------------------------------------- the step
+    @torch.no_grad()
+    def write_gradients(
+        self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> None:
+        """Write the PCD-k gradient of the batch ``x (B, n)``, ``1 <= B <= n_chains``."""
+        rbm = check_rbm(model)
+        buf = self._prepare(rbm, x, generator)
+        C, B = self.n_chains, x.shape[0]
+        if not 1 <= B <= C:
+            raise ValueError(f"the batch must have between 1 and n_chains={C} rows, got {B}")
+        W, b, c = rbm.W, rbm.b, rbm.c
+        V, H = buf["V"][: C + B], buf["H"][: C + B]
+        v_neg, h_neg = V[:C], H[:C]
+        V[C:].copy_(x)
+        for sweep in range(self.k):
+            # v⁻ ~ Bernoulli(σ(b + hWᵀ)): u < p written as 1./0. over p, in place
+            torch.addmm(b, self.chains, W.T, out=v_neg).sigmoid_()
+            torch.lt(self._uniform(buf["Uv"], generator), v_neg, out=v_neg)
+            if sweep < self.k - 1:
+                torch.addmm(c, v_neg, W, out=h_neg).sigmoid_()
+                torch.lt(self._uniform(buf["Uh"], generator), h_neg, out=self.chains)
+        # [p⁻; p⁺] in one GEMM, then the new chains h ~ Bernoulli(p⁻)
+        torch.addmm(c, V, W, out=H).sigmoid_()
+        torch.lt(self._uniform(buf["Uh"], generator), h_neg, out=self.chains)
+        # signed rows: −(B/C) for the negative phase, +1 for the batch; gradient −(1/B)·Vᵀ[...]
+        scale, neg = -1.0 / B, -B / C
+        sign = buf["sign"][: C + B]
+        sign[:C].fill_(neg)
+        for p in (W, b, c):
+            if p.grad is None or p.grad.shape != p.shape or p.grad.stride() != p.stride():
+                p.grad = torch.empty_like(p)
+        b.grad.addmv_(V.T, sign, beta=0, alpha=scale)
+        h_neg.mul_(neg)
+        c.grad.addmv_(H.T, buf["ones"][: C + B], beta=0, alpha=scale)
+        W.grad.addmm_(V.T, H, beta=0, alpha=scale)
+        return None
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["numpy_rng"] = None if self._rng is None else self._rng.bit_generator.state
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        saved = state.get("numpy_rng")
+        if saved is not None:
+            self._rng = np.random.default_rng()
+            self._rng.bit_generator.state = saved
+        self._buffers = None

@@ -1,0 +1,23 @@
+"""Training: ``fit``, the one training loop, with its history, schedules and evaluations.
+
+- ``fit(model, objective, data, ...)`` (``loop``): batches, optimiser and scheduler steps,
+  divergence checks, progress bar, atomic checkpoints and exact resume.
+- ``History`` (``history``): losses, metrics and wall times per step, evaluation records.
+- ``Evaluation`` (``evaluation``): metrics recorded at chosen steps, off the training clock.
+- ``linear_decay``, ``cosine_decay`` (``schedules``): learning-rate factors per step.
+"""
+
+from .evaluation import Evaluation
+from .history import History, TrainingDiverged
+from .loop import fit, l1_penalty
+from .schedules import cosine_decay, linear_decay
+
+__all__ = [
+    "fit",
+    "History",
+    "TrainingDiverged",
+    "Evaluation",
+    "linear_decay",
+    "cosine_decay",
+    "l1_penalty",
+]

@@ -1,0 +1,382 @@
+"""``fit``: the one training loop shared by every model, objective and recipe.
+
+One step: take a batch, ``loss = objective(model, x, generator)`` (+ ``l1 ·`` penalty),
+check it is finite, back-propagate (or let an objective that owns its gradient write it),
+check the gradients are finite, step the optimiser and the learning-rate scheduler, record
+the loss, the objective's ``metrics`` and the training time in a ``History``; run the
+evaluations that are due. Checkpoints hold everything needed to continue the same run
+(model, optimiser, scheduler, step, epoch and batch position, random generator states, the
+objective's state, the history), so an interrupted and resumed run equals an uninterrupted
+one bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..devices import module_device, module_dtype, resolve_device
+from .batches import Batches
+from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .evaluation import Evaluator, check_evaluations
+from .history import History, TrainingDiverged
+from .schedules import make_scheduler
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """The L1 penalty ``fit`` adds: ``model.coupling_l1()`` if the model has it (Ising:
+    ``Σ_{i<j} |J_ij|``), else the sum of absolute values of every parameter with two or more
+    dimensions (the weight matrices; biases and fields are not penalised)."""
+    if hasattr(model, "coupling_l1"):
+        return model.coupling_l1()
+    terms = [p.abs().sum() for p in model.parameters() if p.dim() >= 2]
+    if not terms:
+        raise ValueError(f"l1 > 0 but {type(model).__name__} has no weight matrix to penalise")
+    return torch.stack(terms).sum()
+
+
+def make_optimizer(optimizer, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """``None`` -> ``Adam(lr)``; an optimiser instance; or a callable ``params -> optimiser``."""
+    if optimizer is None:
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if callable(optimizer):
+        opt = optimizer(model.parameters())
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer callable must return a torch.optim.Optimizer, got {type(opt).__name__}"
+            )
+        return opt
+    raise TypeError(
+        "optimizer must be None, a torch.optim.Optimizer or a callable params -> optimizer, "
+        f"got {type(optimizer).__name__}"
+    )
+
+
+def _first_non_finite_grad(named_params: list[tuple[str, torch.Tensor]]) -> str | None:
+    """Name of the first parameter whose gradient has a NaN or infinite entry (one device
+    sync for all of them), or ``None``."""
+    grads = [(n, p.grad) for n, p in named_params if p.grad is not None]
+    if not grads:
+        return None
+    finite = torch.stack([g.isfinite().all().to(grads[0][1].device) for _, g in grads])
+    if bool(finite.all()):
+        return None
+    return grads[int((~finite).nonzero()[0])][0]
+
+
+def _seed_from(generator: torch.Generator) -> int:
+    return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+
+
+def _run_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator:
+    """The generator of the run, on the model's device (seeded from ``generator``)."""
+    if generator is None:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
+    if generator.device.type != device.type:
+        g = torch.Generator(device=device)
+        g.manual_seed(_seed_from(generator))
+        generator = g
+    return generator
+
+
+def _check_count(name: str, v, *, allow_none: bool = True, positive: bool = False) -> None:
+    if v is None and allow_none:
+        return
+    bad = isinstance(v, bool) or not isinstance(v, int | np.integer) or v < (1 if positive else 0)
+    if bad:
+        what = "a positive int" if positive else "a non-negative int"
+        raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}, got {v!r}")
+
+
+def _check_arguments(model, objective, epochs, steps, batch_size, checkpoint_every, l1, generator):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(objective):
+        raise TypeError(f"objective must be callable, got {type(objective).__name__}")
+    if epochs is None and steps is None:
+        raise ValueError("give epochs or steps (or both) to say when training stops")
+    _check_count("epochs", epochs)
+    _check_count("steps", steps)
+    _check_count("batch_size", batch_size, allow_none=False, positive=True)
+    _check_count("checkpoint_every", checkpoint_every, allow_none=False, positive=True)
+    l1 = float(l1)
+    if not l1 >= 0 or math.isinf(l1):
+        raise ValueError(f"l1 must be a finite number >= 0, got {l1}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+
+
+class _Run:
+    """The state of one training run and the named pieces of its loop."""
+
+    def __init__(self, model, objective, batches, optimizer, scheduler, l1, generator, ckpt):
+        self.model, self.objective, self.batches = model, objective, batches
+        self.optimizer, self.scheduler, self.l1 = optimizer, scheduler, l1
+        self.generator, self.ckpt = generator, ckpt
+        self.writes_gradients = callable(getattr(objective, "write_gradients", None))
+        self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.step, self.epoch, self.batch_pos = 0, 0, 0
+        self.history = History()
+
+    # ------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        obj = self.objective
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_pos": self.batch_pos,
+            "generator": self.generator.get_state(),
+            **self.batches.state_dict(),
+            "objective": obj.state_dict() if hasattr(obj, "state_dict") else {},
+            "history": self.history.to_dict(),
+        }
+
+    def save(self) -> None:
+        if self.ckpt is not None:
+            save_checkpoint(self.ckpt, self.state_dict())
+
+    def restore(self, device: torch.device) -> None:
+        state = load_checkpoint(self.ckpt, device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.epoch, self.batch_pos = state["step"], state["epoch"], state["batch_pos"]
+        self.generator.set_state(state["generator"].cpu())
+        self.batches.load_state_dict(state)
+        if hasattr(self.objective, "load_state_dict"):
+            self.objective.load_state_dict(state["objective"])
+        self.history = History.from_dict(state["history"])
+
+    # ------------------------------------------------------------------- a step
+    def _diverged(self, loss_value: float, parameter: str | None = None) -> TrainingDiverged:
+        where = str(self.ckpt) if self.ckpt is not None else None
+        return TrainingDiverged(self.step + 1, loss_value, where, parameter=parameter)
+
+    def _gradients(self, x: torch.Tensor) -> tuple[float, float, torch.Tensor | None]:
+        """Set every parameter's ``.grad``; returns (objective loss, total loss, penalty)."""
+        model, obj, l1 = self.model, self.objective, self.l1
+        if self.writes_gradients:
+            if not self.batches.checked and hasattr(model, "check_input"):
+                x = model.check_input(x, name="batch")
+            loss = obj.write_gradients(model, x, self.generator)
+            value = math.nan if loss is None else float(loss)
+            if loss is not None and not math.isfinite(value):
+                raise self._diverged(value)
+            penalty = None
+            if l1 > 0:
+                penalty = l1 * l1_penalty(model)
+                penalty.backward()  # adds the penalty's (sub)gradient to the written ones
+                penalty = penalty.detach()
+            total = value if penalty is None else value + float(penalty)
+            return value, total, penalty
+        loss = obj(model, x, self.generator)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError("objective must return a scalar tensor loss")
+        penalty = l1 * l1_penalty(model) if l1 > 0 else None
+        total_loss = loss if penalty is None else loss + penalty
+        total = float(total_loss.detach())
+        if not math.isfinite(total):
+            raise self._diverged(total)
+        self.optimizer.zero_grad(set_to_none=True)
+        total_loss.backward()
+        value = total if penalty is None else float(loss.detach())
+        return value, total, None if penalty is None else penalty.detach()
+
+    def train_step(self, x: torch.Tensor, seconds: Callable[[], float]) -> float:
+        """One optimiser step on the batch ``x``; returns the objective's loss."""
+        value, total, penalty = self._gradients(x)
+        bad = _first_non_finite_grad(self.named_params)
+        if bad is not None:
+            raise self._diverged(total, parameter=bad)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.step += 1
+        self.batch_pos += 1
+        metrics = dict(getattr(self.objective, "metrics", {}) or {})
+        if penalty is not None:
+            metrics["l1_penalty"] = penalty
+        self.history.append(value, metrics, seconds())
+        return value
+
+    def end_epoch(self) -> None:
+        self.epoch += 1
+        self.batch_pos = 0
+        self.history.epochs = self.epoch
+        self.batches.end_epoch()
+
+
+def _progress_enabled(progress: bool) -> bool:
+    return bool(progress) and sys.stderr.isatty()
+
+
+def _total_steps(epochs: int | None, steps: int | None, n_batches: int | None) -> int | None:
+    total = steps
+    if epochs is not None and n_batches is not None:
+        total = min(total, epochs * n_batches) if total is not None else epochs * n_batches
+    return total
+
+
+def _train(run: _Run, epochs, steps, callbacks, evaluator, checkpoint_every, bar) -> None:
+    """The epochs of ``fit``: a resumed run replays its epoch and skips used batches."""
+    t0 = time.perf_counter() - run.history.seconds
+
+    def seconds() -> float:
+        return time.perf_counter() - t0 - evaluator.paused
+
+    def finished() -> bool:
+        return (epochs is not None and run.epoch >= epochs) or (
+            steps is not None and run.step >= steps
+        )
+
+    stop = False
+    n_batches = run.batches.n_batches
+    while not finished() and not stop:
+        start = run.batch_pos
+        for x in run.batches.epoch(start):
+            x = x.to(device=run.device, dtype=run.dtype, non_blocking=True)
+            loss = run.train_step(x, seconds)
+            bar.update(1)
+            if math.isfinite(loss):
+                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            stop = any([cb(run.step, run.model, run.history) is True for cb in callbacks])
+            evaluator.after_step(run.step, run.epoch, seconds())
+            if run.ckpt is not None and run.step % checkpoint_every == 0:
+                run.save()
+            if stop or (steps is not None and run.step >= steps):
+                break
+        if run.batch_pos == start and start == 0:
+            raise ValueError("data yielded no batch in an epoch: nothing to train on")
+        if run.batch_pos >= (n_batches or math.inf) or not (stop or run.step == steps):
+            run.end_epoch()  # the epoch ran out, or stopped on its last batch
+            evaluator.after_epoch(run.step, run.epoch, seconds())
+    evaluator.at_end(run.step, run.epoch, seconds())
+
+
+def fit(
+    model: nn.Module,
+    objective: Callable,
+    data,
+    *,
+    epochs: int | None = None,
+    steps: int | None = None,
+    batch_size: int = 128,
+    lr: float = 1e-2,
+    optimizer=None,
+    scheduler=None,
+    l1: float = 0.0,
+    device: str | torch.device | None = None,
+    generator: torch.Generator | None = None,
+    callbacks: Iterable[Callable] = (),
+    evaluations: Iterable = (),
+    progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
+    resume: bool = True,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> History:
+    """Train ``model`` by minimising ``objective(model, x, generator) + l1 · penalty``.
+
+    Args:
+        model: an ``EnergyModel`` (binary or continuous).
+        objective: callable ``(model, x, generator) -> scalar loss`` with a ``metrics`` dict
+            (and ``state_dict``/``load_state_dict`` if it keeps state, e.g. persistent CD).
+            An objective with a method ``write_gradients(model, x, generator) -> loss or
+            None`` owns its gradient: ``fit`` calls it instead of back-propagating (it sets
+            every parameter's ``.grad`` without autograd, e.g. the fused RBM PCD update),
+            then checks, steps and records as for any other objective.
+        data: rows ``(N, d)`` as a tensor or NumPy array (batched here, reshuffled every
+            epoch with ``shuffle``), or a ``torch.utils.data.DataLoader`` yielding tensors
+            or tuples whose first item is the batch. Resuming a DataLoader run replays the
+            interrupted epoch and skips the batches already used; it is exact when the
+            loader's order is reproducible (no shuffling, or ``generator=`` set on the loader)
+            and any per-item randomness of the dataset comes from a ``torch.Generator`` in
+            its ``generator`` attribute, with ``num_workers=0``. A dataset without a length
+            (``IterableDataset``) ends an epoch when it runs out.
+        epochs, steps: stop after this many epochs and/or optimiser steps (whichever comes
+            first; at least one is required). Both count from the start of the run, so a
+            resumed run stops where the uninterrupted one would.
+        batch_size: rows per step for tensor data (the last batch of an epoch may be
+            smaller, or is skipped with ``drop_last``).
+        lr: learning rate of the default optimiser ``Adam``.
+        optimizer: ``None`` (Adam(lr)), an optimiser instance, or ``params -> optimiser``.
+        scheduler: ``None``, a ``torch.optim.lr_scheduler.LRScheduler`` of ``optimizer``, or
+            a callable ``step -> factor`` of the base rate (``schedules.linear_decay``,
+            ``cosine_decay``); stepped after every optimiser step, checkpointed.
+        l1: weight of the L1 penalty (see ``l1_penalty``); ``0`` disables it.
+        device: ``None`` follows the model; otherwise the model and batches move there
+            (``"auto"`` picks CUDA when available).
+        generator: seeds every random draw (shuffling and the objective). ``None`` draws a
+            seed from torch's global RNG. A second, CPU generator for shuffling is seeded
+            from it.
+        callbacks: ``cb(step, model, history)`` after every step; returning ``True`` stops.
+        evaluations: ``Evaluation`` hooks (metrics recorded in ``history.evaluations`` at
+            chosen steps and epoch ends; their time is not training time).
+        progress: tqdm bar with the loss (only when stderr is a terminal).
+        checkpoint: file to write every ``checkpoint_every`` steps and at the end.
+        resume: continue from ``checkpoint`` if it exists.
+        shuffle: reshuffle tensor data every epoch.
+        drop_last: skip the last, incomplete batch of each epoch of tensor data.
+
+    Returns the ``History``. Raises ``TrainingDiverged`` (a ``FloatingPointError``) naming
+    the step if the loss, or the gradient of any parameter (named in the error), is NaN or
+    infinite; no optimiser step is taken and the last checkpoint file is left as it was.
+    """
+    _check_arguments(model, objective, epochs, steps, batch_size, checkpoint_every, l1, generator)
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"callbacks must be callables cb(step, model, history), got {cb!r}")
+    evaluations = check_evaluations(evaluations)
+    ckpt = checkpoint_path(checkpoint)
+    if device is not None:
+        model.to(resolve_device(device))
+    dev, dtype = module_device(model), module_dtype(model)
+    opt = make_optimizer(optimizer, model, lr)
+    sched = make_scheduler(scheduler, opt)
+    generator = _run_generator(generator, dev)
+    batches = Batches(
+        data,
+        model,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        seed=_seed_from(generator),
+        dtype=dtype,
+    )
+    run = _Run(model, objective, batches, opt, sched, float(l1), generator, ckpt)
+    run.device, run.dtype = dev, dtype
+    if ckpt is not None and resume and ckpt.exists():
+        run.restore(dev)
+    evaluator = Evaluator(evaluations, model, run.history)
+
+    from tqdm.auto import tqdm
+
+    total = _total_steps(epochs, steps, batches.n_batches)
+    bar = tqdm(total=total, initial=run.step, disable=not _progress_enabled(progress), unit="step")
+    was_training = model.training
+    model.train()
+    try:
+        _train(run, epochs, steps, callbacks, evaluator, checkpoint_every, bar)
+        run.save()
+    finally:
+        bar.close()
+        model.train(was_training)
+    return run.history
