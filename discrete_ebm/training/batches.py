@@ -70,7 +70,7 @@ class Batches:
         self.data = _check_rows(data, model, dtype)
         self.checked = True
         n = self.data.shape[0]
-        self.batch_size = min(batch_size, n)
+        self.batch_size = batch_size if drop_last else min(batch_size, n)
         full, rest = divmod(n, self.batch_size)
         self.n_batches = full if (drop_last or rest == 0) else full + 1
         if self.n_batches == 0:
