@@ -9,7 +9,8 @@ import torch
 
 from discrete_ebm.evaluation import ais, exact
 from discrete_ebm.models.dbm import DBM
-from discrete_ebm.objectives.dbm import DBMEnergyDiscrepancy, DBMPersistentCD, greedy_pretrain
+from discrete_ebm.objectives.dbm import DBMEnergyDiscrepancy, DBMPersistentCD
+from discrete_ebm.recipes.dbm import greedy_pretrain
 from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler
 
 

@@ -1,5 +1,4 @@
-"""DBM training: PCD with a mean-field positive phase, energy discrepancy on ``(v, h², ...)``,
-and greedy layer-wise pre-training.
+"""DBM training: PCD with a mean-field positive phase, energy discrepancy on ``(v, h², ...)``.
 
 - :class:`DBMPersistentCD` (Salakhutdinov & Hinton 2009): the data term uses the mean-field
   posterior ``μ = q(h | v)``, the model term persistent joint chains advanced by ``k``
@@ -15,8 +14,9 @@ and greedy layer-wise pre-training.
   with the completion held fixed in each step (a Monte-Carlo-EM-style fixed point:
   when ``p_θ(v) = p_data(v)`` the completed data *is* ``p_θ(v, h²)``, which minimises the
   ED loss). No MCMC on the model: the negatives are Bernoulli perturbations.
-- :func:`greedy_pretrain`: CD-1 on a stack of RBMs with Salakhutdinov & Hinton's doubled
-  inputs (bottom: 2W up; top: 2W down; middle: both), composed into the DBM.
+
+Greedy layer-wise pre-training (CD-1 with doubled inputs, ``dbm_pretraining.DoubledInputCD``)
+is ``discrete_ebm.recipes.dbm.greedy_pretrain``.
 """
 
 from __future__ import annotations
@@ -144,70 +144,3 @@ class DBMEnergyDiscrepancy(Objective):
         loss = self.ed(self._view, z, generator)
         self.metrics = dict(self.ed.metrics)
         return loss
-
-
-def greedy_pretrain(
-    dbm: DBM,
-    data: torch.Tensor,
-    *,
-    epochs: int = 5,
-    batch_size: int = 100,
-    lr: float = 0.05,
-    generator: torch.Generator | None = None,
-) -> list[float]:
-    """Greedy layer-wise CD-1 pre-training of ``dbm`` (Salakhutdinov & Hinton 2009).
-
-    Layer ``l``'s RBM has weights ``W_l``; its upward input is doubled unless it is the top
-    RBM and its downward input is doubled unless it is the bottom one (each middle DBM
-    layer gets input from both neighbours). Plain SGD on the CD-1 statistics
-    ``⟨x hᵀ⟩_data − ⟨x hᵀ⟩_recon``, visible biases starting at the logits of the input
-    marginals. The next RBM is trained on binary samples of the
-    layer below. The DBM's weights are set to the RBMs' and each layer's bias to the
-    average of the biases it had in its (at most two) RBMs. Returns the mean squared
-    reconstruction error of each RBM's last epoch.
-    """
-    dbm = _check_dbm(dbm)
-    x = dbm.check_input(data, "data").to(dtype=dbm.dtype, device=dbm.device)
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    L = dbm.n_layers - 1
-    bias_sum = [torch.zeros_like(b) for b in dbm.biases]
-    bias_cnt = [0] * (L + 1)
-    errors = []
-    with torch.no_grad():
-        for l in range(L):
-            up = 1.0 if l == L - 1 else 2.0
-            down = 1.0 if l == 0 else 2.0
-            W = dbm.weights[l].detach().clone()
-            # visible-side bias starts at the logit of the layer's input marginals
-            m = x.mean(0).clamp(1e-3, 1 - 1e-3)
-            b = torch.log(m) - torch.log1p(-m)
-            c = torch.zeros(dbm.layer_sizes[l + 1], dtype=dbm.dtype, device=dbm.device)
-            err = 0.0
-            for _ in range(epochs):
-                perm = torch.randperm(x.shape[0], generator=generator, device=x.device)
-                err, n = 0.0, 0
-                for a in range(0, x.shape[0], batch_size):
-                    xb = x[perm[a : a + batch_size]]
-                    ph = torch.sigmoid(c + up * (xb @ W))
-                    h = _bernoulli(ph, generator)
-                    px = torch.sigmoid(b + down * (h @ W.T))
-                    xr = _bernoulli(px, generator)
-                    phr = torch.sigmoid(c + up * (xr @ W))
-                    B = xb.shape[0]
-                    W += lr * (xb.T @ ph - xr.T @ phr) / B
-                    b += lr * (xb - xr).mean(0)
-                    c += lr * (ph - phr).mean(0)
-                    err += float(((xb - px) ** 2).sum())
-                    n += xb.numel()
-                err /= n
-            errors.append(err)
-            dbm.weights[l].copy_(W)
-            bias_sum[l] += b
-            bias_cnt[l] += 1
-            bias_sum[l + 1] += c
-            bias_cnt[l + 1] += 1
-            x = _bernoulli(torch.sigmoid(c + up * (x @ W)), generator)
-        for l in range(L + 1):
-            dbm.biases[l].copy_(bias_sum[l] / bias_cnt[l])
-    return errors
