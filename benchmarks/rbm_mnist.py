@@ -1,13 +1,17 @@
 """RBM / DBM on dynamically binarised MNIST: throughput vs scikit-learn, AIS test log-likelihood.
 
 Parts (each can be switched off):
-1. throughput: RBM 784×500 PCD-1 steps (batch 100) of our fast path (``FusedPCDTrainer``,
-   float32) against scikit-learn's ``BernoulliRBM`` (same n_components, batch size,
-   learning rate) on float64 and float32 input, and against the machine's float32 GEMM rate
-   for the same five ``100×784×500`` products per batch, interleaved batch by batch in
-   ``--repeats`` rounds; medians of the per-round ratios, on the wall and the CPU clock.
-2. RBM-500 trained by PCD (fast path) and by Bernoulli energy discrepancy (``fit``), and a
-   784-500-1000 DBM by PCD with a mean-field positive phase; each evaluated by AIS
+1. throughput: RBM 784×500 PCD-1 epochs over ``--throughput-rows`` rows (batch 100) of our
+   fast path (the ``FusedPCD`` objective with SGD, float32, run by ``fit``: its progress,
+   checkpoint, divergence checks and history included) against scikit-learn's
+   ``BernoulliRBM`` (same n_components, batch size, learning rate; its per-batch ``_fit``
+   over the same rows) on float64 and float32 input, and against the machine's float32 GEMM
+   rate for the same five ``100×784×500`` products per batch; the four are interleaved pass
+   by pass in ``--repeats`` rounds; medians of the per-round ratios, on the wall and the CPU
+   clock.
+2. RBM-500 trained by PCD (``recipes.rbm.train_rbm``) and by Bernoulli energy discrepancy,
+   and a 784-500-1000 DBM by PCD with a mean-field positive phase
+   (``recipes.dbm.train_dbm``), all through ``fit``; each evaluated by AIS
    (``log Ẑ`` ± standard error) on a fixed binarisation of the 10,000 test images (the DBM
    by its variational lower bound). Wall time per epoch.
 3. PNGs: samples (visible probabilities after long block-Gibbs runs) and filters.
@@ -31,11 +35,14 @@ import torch
 
 from discrete_ebm.data.images import BinaryImages, load_mnist
 from discrete_ebm.evaluation import ais
+from discrete_ebm.io import write_json
 from discrete_ebm.models.dbm import DBM
-from discrete_ebm.models.rbm import RBM, FusedPCDTrainer
-from discrete_ebm.objectives.dbm import DBMPersistentCD, greedy_pretrain
-from discrete_ebm.objectives.energy_discrepancy import BernoulliED
+from discrete_ebm.models.rbm import RBM
+from discrete_ebm.objectives import BernoulliED, FusedPCD
 from discrete_ebm.plotting.rbm import plot_filters, plot_image_grid
+from discrete_ebm.recipes.dbm import train_dbm
+from discrete_ebm.recipes.rbm import train_rbm
+from discrete_ebm.threads import add_threads_argument, set_threads
 from discrete_ebm.training import fit
 
 N_VIS, N_HID, BATCH = 784, 500, 100
@@ -47,17 +54,17 @@ def log(args, msg: str) -> None:
 
 
 # ----------------------------------------------------------------- throughput
-# On a shared machine the load changes within seconds, so the methods are interleaved batch
-# by batch: every batch is processed by each method in turn (order rotated), each call timed
-# on two clocks, wall and CPU time of the process. With one thread per method (--threads 1)
-# the CPU clock leaves out the time the scheduler gives to other processes.
+# On a shared machine the load changes within seconds, so the methods are interleaved: each
+# round passes over the same rows with each method in turn (order rotated), each pass timed
+# on two clocks, wall and CPU time of the process. With one thread (--threads 1) the CPU
+# clock leaves out the time the scheduler gives to other processes.
 def _now() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
 class _Gemm:
     """The five float32 GEMMs of one PCD-1 batch (v·W, h·Wᵀ, v⁻·W and the two halves of
-    the weight gradient) as separate calls: the work's GEMM-only cost."""
+    the weight gradient) as separate calls, per batch: the work's GEMM-only cost."""
 
     def __init__(self, seed: int):
         g = torch.Generator().manual_seed(seed)
@@ -68,30 +75,44 @@ class _Gemm:
         self.out_v = torch.empty(BATCH, N_VIS)
         self.out_w = torch.empty(N_VIS, N_HID)
 
-    def step(self, _batch) -> None:
+    def run(self, x) -> None:
         v, W, h = self.v, self.W, self.h
-        torch.mm(v, W, out=self.out_h)
-        torch.mm(h, W.T, out=self.out_v)
-        torch.mm(v, W, out=self.out_h)
-        torch.mm(v.T, h, out=self.out_w)
-        torch.mm(v.T, h, out=self.out_w)
+        for _ in range(0, x.shape[0], BATCH):
+            torch.mm(v, W, out=self.out_h)
+            torch.mm(h, W.T, out=self.out_v)
+            torch.mm(v, W, out=self.out_h)
+            torch.mm(v.T, h, out=self.out_w)
+            torch.mm(v.T, h, out=self.out_w)
 
 
 class _Ours:
-    """``FusedPCDTrainer.step`` (PCD-1 + SGD, float32, uniforms from numpy's PCG64), which
-    validates each batch (binary, no NaN) as part of the timed work."""
+    """One epoch of ``fit`` with the ``FusedPCD`` objective (PCD-1, uniforms from numpy's
+    PCG64) and SGD, float32, in order: the data are validated (binary, no NaN) inside
+    ``fit`` as part of the timed work."""
 
     def __init__(self, seed: int, lr: float):
-        rbm = RBM(N_VIS, N_HID, generator=torch.Generator().manual_seed(seed))
-        self.trainer = FusedPCDTrainer(rbm, BATCH, lr, generator=np.random.default_rng(seed))
+        self.rbm = RBM(N_VIS, N_HID, generator=torch.Generator().manual_seed(seed))
+        self.objective = FusedPCD(BATCH, uniforms="numpy")
+        self.optimizer = torch.optim.SGD(self.rbm.parameters(), lr=lr)
+        self.generator = torch.Generator().manual_seed(seed)
 
-    def step(self, batch: torch.Tensor) -> None:
-        self.trainer.step(batch)
+    def run(self, x: torch.Tensor) -> None:
+        fit(
+            self.rbm,
+            self.objective,
+            x,
+            epochs=1,
+            batch_size=BATCH,
+            shuffle=False,
+            optimizer=self.optimizer,
+            generator=self.generator,
+            progress=False,
+        )
 
 
 class _Sklearn:
     """scikit-learn's ``BernoulliRBM``: ``fit`` on the first batch initialises it exactly as
-    ``fit`` does (weights, biases, chains in the input's dtype); then each timed call is
+    ``fit`` does (weights, biases, chains in the input's dtype); then each timed pass calls
     ``_fit(batch, rng)``, the per-batch PCD-1 update that ``fit`` loops over (so the
     comparison leaves out scikit-learn's input validation and initialisation)."""
 
@@ -103,19 +124,21 @@ class _Sklearn:
         ).fit(first)
         self.rng = np.random.RandomState(seed)
 
-    def step(self, batch: np.ndarray) -> None:
-        self.model._fit(batch, self.rng)
+    def run(self, x: np.ndarray) -> None:
+        for a in range(0, x.shape[0], BATCH):
+            self.model._fit(x[a : a + BATCH], self.rng)
 
 
 def throughput(args, train) -> dict:
     """Rounds over the same rows of {GEMM-only, ours float32, scikit-learn float64,
-    scikit-learn float32}, interleaved per batch. Per clock (wall, CPU): the median rates
+    scikit-learn float32}, interleaved per pass. Per clock (wall, CPU): the median rates
     over rounds, the medians of the per-round ratios ours ÷ method (``ratio_vs_gemm`` is the
     fraction of the GEMM-only rate) and their ranges."""
     from threadpoolctl import threadpool_limits
 
     x = train.tensor()[: args.throughput_rows].contiguous()
     n = int(x.shape[0]) // BATCH * BATCH
+    x = x[:n]
     data = {
         "gemm": x,
         "ours_f32": x,
@@ -132,14 +155,13 @@ def throughput(args, train) -> dict:
                 "sklearn_f64": _Sklearn(r + 1, args.lr, data["sklearn_f64"][:BATCH]),
                 "sklearn_f32": _Sklearn(r + 1, args.lr, data["sklearn_f32"][:BATCH]),
             }
-            for i, a in enumerate(range(0, n, BATCH)):
-                for k in names[i % 4 :] + names[: i % 4]:
-                    batch = data[k][a : a + BATCH]
-                    t0 = _now()
-                    runners[k].step(batch)
-                    t1 = _now()
-                    if r >= 0:
-                        secs[k][r] += (t1[0] - t0[0], t1[1] - t0[1])
+            i = r % 4
+            for k in names[i:] + names[:i]:
+                t0 = _now()
+                runners[k].run(data[k])
+                t1 = _now()
+                if r >= 0:
+                    secs[k][r] += (t1[0] - t0[0], t1[1] - t0[1])
     out: dict = {}
     for i, clock in enumerate(("wall", "cpu")):
         rate = {k: n / v[:, i] for k, v in secs.items()}
@@ -163,30 +185,27 @@ def throughput(args, train) -> dict:
 
 
 # ----------------------------------------------------------------- training
-def epoch_batches(train, generator: torch.Generator):
-    """One epoch of freshly binarised, shuffled batches."""
-    x = train.tensor()
-    perm = torch.randperm(x.shape[0], generator=generator)
-    for a in range(0, x.shape[0], BATCH):
-        yield x[perm[a : a + BATCH]]
+def _epoch_seconds(history, epochs: int) -> list[float]:
+    per = history.steps // max(epochs, 1)
+    ends = [0.0] + [history.elapsed[e * per - 1] for e in range(1, epochs + 1)]
+    return [b - a for a, b in zip(ends, ends[1:])]
 
 
 def train_rbm_pcd(args, data, g) -> tuple[RBM, list[float]]:
-    rbm = RBM(N_VIS, N_HID, generator=g).init_from_data(data.train.tensor())
-    opt = torch.optim.SGD(rbm.parameters(), lr=args.lr, momentum=0.5, weight_decay=1e-4)
-    chains = rbm.init_chains(BATCH, generator=g)
-    n_steps = args.epochs_pcd * (len(data.train) // BATCH)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / n_steps))
-    secs = []
-    for e in range(args.epochs_pcd):
-        t = time.perf_counter()
-        for xb in epoch_batches(data.train, g):
-            opt.zero_grad(set_to_none=False)
-            chains = rbm.pcd_step(xb, chains, generator=g, check=False)
-            opt.step()
-            sched.step()
-        secs.append(time.perf_counter() - t)
-        log(args, f"RBM PCD epoch {e + 1}/{args.epochs_pcd}: {secs[-1]:.1f} s")
+    rbm, history = train_rbm(
+        data.train,
+        n_hidden=N_HID,
+        epochs=args.epochs_pcd,
+        batch_size=BATCH,
+        lr=args.lr,
+        momentum=0.5,
+        weight_decay=1e-4,
+        n_chains=BATCH,
+        generator=g,
+        progress=not args.quiet,
+    )
+    secs = _epoch_seconds(history, args.epochs_pcd)
+    log(args, f"RBM PCD: {sum(secs):.1f} s")
     return rbm, secs
 
 
@@ -196,50 +215,31 @@ def train_rbm_ed(args, data, g) -> tuple[RBM, list[float]]:
         rbm.init_from_data(data.train.tensor())
     obj = BernoulliED(epsilon=args.ed_epsilon, n_negatives=args.ed_negatives, w=args.ed_w)
     loader = data.train.loader(BATCH, generator=torch.Generator().manual_seed(args.seed + 1))
-    secs = []
-
-    def timer(step, model, history):
-        if step % len(loader) == 0:
-            secs.append(history.elapsed[-1] - sum(secs))
-            log(args, f"RBM ED epoch {len(secs)}/{args.epochs_ed}: {secs[-1]:.1f} s")
-
-    fit(
-        rbm,
-        obj,
-        loader,
-        epochs=args.epochs_ed,
-        lr=args.ed_lr,
-        generator=g,
-        callbacks=[timer],
-        progress=not args.quiet,
+    history = fit(
+        rbm, obj, loader, epochs=args.epochs_ed, lr=args.ed_lr, generator=g, progress=not args.quiet
     )
+    secs = _epoch_seconds(history, args.epochs_ed)
+    log(args, f"RBM ED: {sum(secs):.1f} s")
     return rbm, secs
 
 
-def train_dbm(args, data, g) -> tuple[DBM, dict]:
-    dbm = DBM((N_VIS, 500, 1000), generator=g)
+def train_dbm_pcd(args, data, g) -> tuple[DBM, dict]:
     t = time.perf_counter()
-    if args.dbm_pretrain_epochs:
-        greedy_pretrain(
-            dbm, data.train.tensor(), epochs=args.dbm_pretrain_epochs, lr=args.lr, generator=g
-        )
-    pre = time.perf_counter() - t
-    log(args, f"DBM pretraining: {pre:.1f} s")
-    obj = DBMPersistentCD(n_chains=BATCH, k=1, mean_field_iters=10)
     loader = data.train.loader(BATCH, generator=torch.Generator().manual_seed(args.seed + 2))
-    opt = torch.optim.SGD(dbm.parameters(), lr=args.dbm_lr, momentum=0.5)
-    hist = fit(
-        dbm,
-        obj,
+    dbm, history, _ = train_dbm(
         loader,
+        (N_VIS, 500, 1000),
+        pretrain_epochs=args.dbm_pretrain_epochs,
+        pretrain_lr=args.lr,
         epochs=args.epochs_dbm,
-        optimizer=opt,
+        lr=args.dbm_lr,
+        n_chains=BATCH,
         generator=g,
         progress=not args.quiet,
     )
-    per_epoch = hist.seconds / max(args.epochs_dbm, 1)
-    log(args, f"DBM PCD: {hist.seconds:.1f} s")
-    return dbm, {"pretrain_seconds": pre, "seconds_per_epoch": per_epoch}
+    pre = time.perf_counter() - t - history.seconds
+    log(args, f"DBM pretraining {pre:.1f} s, PCD {history.seconds:.1f} s")
+    return dbm, {"pretrain_seconds": pre, "seconds_per_epoch": history.seconds / args.epochs_dbm}
 
 
 def evaluate(args, model, test_x, marginals, g) -> dict:
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     p.add_argument("--root", default=None, help="data directory (default $DISCRETE_EBM_DATA)")
     p.add_argument("--out", default="runs/rbm_mnist")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    add_threads_argument(p, default=2)
     p.add_argument("--lr", type=float, default=0.05, help="SGD rate of PCD and scikit-learn")
     p.add_argument("--repeats", type=int, default=11, help="interleaved throughput rounds")
     p.add_argument("--throughput-rows", type=int, default=5000)
@@ -322,7 +322,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip", nargs="*", default=[], choices=["throughput", "pcd", "ed", "dbm"])
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(args.seed)
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
         result["pngs"] += pictures(args, "rbm_ed", rbm, g, out)
         log(args, json.dumps(result["rbm_ed"]))
     if "dbm" not in args.skip:
-        dbm, info = train_dbm(args, data, g)
+        dbm, info = train_dbm_pcd(args, data, g)
         result["dbm_pcd"] = {
             "epochs": args.epochs_dbm,
             **info,
@@ -370,7 +370,7 @@ def main(argv=None) -> int:
         }
         result["pngs"] += pictures(args, "dbm_pcd", dbm, g, out)
         log(args, json.dumps(result["dbm_pcd"]))
-    (out / "rbm_mnist.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "rbm_mnist.json", result)
     print(json.dumps(result))
     return 0
 

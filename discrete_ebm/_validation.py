@@ -78,14 +78,24 @@ def check_states(
             f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}"
         )
     if x.numel() and not _TRUSTED_VALUES.get() and not _values_hidden(x):
-        if torch.isnan(x).any():
-            raise ValueError(f"{name} contains NaN")
         if binary:
-            if ((x != 0) & (x != 1)).any():
-                raise ValueError(f"{name} must be binary: every value 0. or 1. (got other values)")
+            _check_binary_values(x, name)
         elif not torch.isfinite(x).all():
+            if torch.isnan(x).any():
+                raise ValueError(f"{name} contains NaN")
             raise ValueError(f"{name} contains infinite values")
     return x
+
+
+def _check_binary_values(x: torch.Tensor, name: str) -> None:
+    """Every value 0. or 1., in two passes: ``aminmax`` bounds the values to [0, 1] (a NaN
+    propagates into it), and inside [0, 1] only 0 and 1 have a zero fractional part (the
+    fractional parts are >= 0 there, so their sum is 0 iff all are)."""
+    lo, hi = torch.aminmax(x)
+    if bool(lo.isnan() | hi.isnan()):
+        raise ValueError(f"{name} contains NaN")
+    if not (lo >= 0 and hi <= 1) or x.frac().sum() != 0:
+        raise ValueError(f"{name} must be binary: every value 0. or 1. (got other values)")
 
 
 def check_mask(mask, shape: tuple[int, int], *, name: str = "clamp") -> torch.Tensor:

@@ -248,3 +248,107 @@ def test_relayout_keeps_the_model():
     torch.testing.assert_close(rbm.energy(x).detach(), e0)
     assert dict(rbm.named_parameters())["W"] is rbm.W
     assert rbm.W.grad.stride() == rbm.W.stride()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [0.5, 2.0, -1.0, float("nan"), float("inf"), -float("inf"), 1e-45, 1 - 2**-24],
+)
+def test_the_two_pass_binary_check_rejects_every_non_binary_value(bad):
+    from discrete_ebm._validation import check_states
+
+    x = torch.zeros(3, 4)
+    x[1, 2] = bad
+    what = "contains NaN" if bad != bad else "must be binary"
+    with pytest.raises(ValueError, match=f"v {what}"):
+        check_states(x, 4, name="v")
+    check_states(torch.tensor([[0.0, 1.0, -0.0, 1.0]]), 4)  # -0. is 0.
+
+
+def _sgd_run(optimizer, steps=6, scheduler=None, data=None):
+    data = (torch.rand(40, 9, generator=torch.Generator().manual_seed(0)) < 0.4).double()
+    rbm, h0 = random_state(9, 5, 8, torch.float64, seed=2)
+    objective = FusedPCD(8, chains=h0)
+    fit(
+        rbm,
+        objective,
+        data,
+        steps=steps,
+        batch_size=8,
+        shuffle=False,
+        optimizer=optimizer(rbm.parameters()),
+        scheduler=scheduler,
+        generator=torch.Generator().manual_seed(5),
+        progress=False,
+    )
+    return rbm, objective
+
+
+class _SGDByGradient(torch.optim.SGD):
+    """Plain SGD that FusedPCD.update does not recognise: fit writes gradients instead."""
+
+
+def test_owned_update_equals_gradient_plus_sgd_and_follows_the_schedule():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no scheduler-order warning from the owned update
+        fused, obj_a = _sgd_run(lambda p: torch.optim.SGD(p, lr=0.3), scheduler=lambda s: 0.5**s)
+    plain, obj_b = _sgd_run(lambda p: _SGDByGradient(p, lr=0.3), scheduler=lambda s: 0.5**s)
+    assert fused.W.grad is None and plain.W.grad is not None  # the two paths were taken
+    assert torch.equal(obj_a.chains, obj_b.chains)
+    for a, b in zip(fused.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+    # a different rate gives different parameters: the schedule reached the owned update
+    other, _ = _sgd_run(lambda p: torch.optim.SGD(p, lr=0.3))
+    assert not torch.allclose(other.W, fused.W)
+
+
+def test_owned_update_declines_optimisers_it_cannot_fuse():
+    from discrete_ebm.objectives.fused_pcd import plain_sgd_rate
+
+    rbm = RBM(4, 3)
+    assert plain_sgd_rate(torch.optim.SGD(rbm.parameters(), lr=0.1), list(rbm.parameters())) == 0.1
+    for opt in (
+        torch.optim.SGD(rbm.parameters(), lr=0.1, momentum=0.9),
+        torch.optim.SGD(rbm.parameters(), lr=0.1, weight_decay=1e-4),
+        torch.optim.Adam(rbm.parameters(), lr=0.1),
+        torch.optim.SGD([rbm.W], lr=0.1),
+        torch.optim.SGD([{"params": [rbm.W], "lr": 0.1}, {"params": [rbm.b, rbm.c]}], lr=0.2),
+    ):
+        assert FusedPCD(4).update(rbm, torch.zeros(2, 4), None, opt) is NotImplemented
+
+
+def test_a_diverging_owned_update_stops_and_keeps_the_last_checkpoint(tmp_path):
+    from discrete_ebm.training import TrainingDiverged
+
+    data = (torch.rand(40, 9, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    rbm = RBM(9, 5, generator=torch.Generator().manual_seed(1))
+    ckpt = tmp_path / "c.pt"
+    fit(
+        rbm,
+        FusedPCD(8),
+        data,
+        steps=2,
+        batch_size=8,
+        checkpoint=ckpt,
+        optimizer=torch.optim.SGD(rbm.parameters(), lr=0.1),
+        progress=False,
+    )
+    saved = torch.load(ckpt, weights_only=True)["model"]["W"].clone()
+    with torch.no_grad():
+        rbm.b[3] = float("inf")  # the next sweep's visible probabilities become NaN
+    with pytest.raises(TrainingDiverged, match=r"step 1: the value of 'b' is not finite"):
+        fit(
+            rbm,
+            FusedPCD(8),
+            data,
+            steps=4,
+            batch_size=8,
+            checkpoint=ckpt,
+            resume=False,
+            optimizer=torch.optim.SGD(rbm.parameters(), lr=0.1),
+            progress=False,
+            checkpoint_every=1,
+        )
+    assert torch.equal(torch.load(ckpt, weights_only=True)["model"]["W"], saved)

@@ -20,6 +20,10 @@ Bernoulli draws in place). Uniforms are drawn in the order ``(C, n)`` for each `
 PCG64 seeded from it (``uniforms="numpy"``, CPU only: it fills the buffers in place about
 twice as fast as torch's Mersenne Twister, which matters at ~7% of a 784×500 step).
 
+With plain SGD (no momentum or weight decay) ``update`` applies the step in place instead,
+``θ += (η / B) Vᵀ[...]`` inside the last GEMMs (``fit`` prefers it when it is available): no
+gradient buffers and no separate optimiser pass over ``W``, about 5% of a 784×500 step.
+
 On its first call the objective re-lays ``rbm.W`` so that ``Wᵀ`` is contiguous (same values
 and shape; the in-place GEMMs are ~7% faster that way on one MKL thread).
 """
@@ -35,6 +39,23 @@ from ..models.rbm import RBM
 from .rbm_pcd import RBMPersistentCD, check_rbm
 
 _NUMPY_UNIFORM = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def plain_sgd_rate(optimizer, params) -> float | None:
+    """The learning rate if ``optimizer`` is plain SGD (no momentum, weight decay, nesterov
+    or maximize) over exactly ``params`` at one rate, else ``None``."""
+    if type(optimizer) is not torch.optim.SGD:
+        return None
+    groups = optimizer.param_groups
+    plain = all(
+        g["momentum"] == 0 and g["weight_decay"] == 0 and not g["nesterov"] and not g["maximize"]
+        for g in groups
+    )
+    owned = {id(p) for g in groups for p in g["params"]}
+    rates = {float(g["lr"]) for g in groups}
+    if not plain or owned != {id(p) for p in params} or len(rates) != 1:
+        return None
+    return rates.pop()
 
 
 class FusedPCD(RBMPersistentCD):
@@ -110,11 +131,9 @@ class FusedPCD(RBMPersistentCD):
 
     # ---------------------------------------------------------------- the step
     @torch.no_grad()
-    def write_gradients(
-        self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
-    ) -> None:
-        """Write the PCD-k gradient of the batch ``x (B, n)``, ``1 <= B <= n_chains``."""
-        rbm = check_rbm(model)
+    def _step(self, rbm: RBM, x: torch.Tensor, generator, lr: float | None) -> None:
+        """Advance the chains; with ``lr=None`` write ``.grad``, else add ``−lr ·`` the
+        gradient to the parameters in place (plain SGD fused into the last GEMMs)."""
         buf = self._prepare(rbm, x, generator)
         C, B = self.n_chains, x.shape[0]
         if not 1 <= B <= C:
@@ -134,16 +153,47 @@ class FusedPCD(RBMPersistentCD):
         torch.addmm(c, V, W, out=H).sigmoid_()
         torch.lt(self._uniform(buf["Uh"], generator), h_neg, out=self.chains)
         # signed rows: −(B/C) for the negative phase, +1 for the batch; gradient −(1/B)·Vᵀ[...]
-        scale, neg = -1.0 / B, -B / C
+        neg = -B / C
         sign = buf["sign"][: C + B]
         sign[:C].fill_(neg)
+        h_neg.mul_(neg)
+        ones = buf["ones"][: C + B]
+        if lr is not None:  # θ −= lr · ∂θ, i.e. θ += (lr / B) · Vᵀ[...]
+            b.addmv_(V.T, sign, alpha=lr / B)
+            c.addmv_(H.T, ones, alpha=lr / B)
+            W.addmm_(V.T, H, alpha=lr / B)
+            return
         for p in (W, b, c):
             if p.grad is None or p.grad.shape != p.shape or p.grad.stride() != p.stride():
                 p.grad = torch.empty_like(p)
-        b.grad.addmv_(V.T, sign, beta=0, alpha=scale)
-        h_neg.mul_(neg)
-        c.grad.addmv_(H.T, buf["ones"][: C + B], beta=0, alpha=scale)
-        W.grad.addmm_(V.T, H, beta=0, alpha=scale)
+        b.grad.addmv_(V.T, sign, beta=0, alpha=-1.0 / B)
+        c.grad.addmv_(H.T, ones, beta=0, alpha=-1.0 / B)
+        W.grad.addmm_(V.T, H, beta=0, alpha=-1.0 / B)
+
+    def write_gradients(
+        self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> None:
+        """Write the PCD-k gradient of the batch ``x (B, n)``, ``1 <= B <= n_chains``."""
+        self._step(check_rbm(model), x, generator, None)
+        return None
+
+    def update(
+        self,
+        model: EnergyModel,
+        x: torch.Tensor,
+        generator: torch.Generator | None,
+        optimizer: torch.optim.Optimizer,
+    ):
+        """Apply plain SGD's step for the batch ``x`` in place, fused into the GEMMs (no
+        gradient buffers), at the rate in ``optimizer.param_groups`` (so schedulers apply).
+        Returns ``NotImplemented`` unless ``optimizer`` is ``torch.optim.SGD`` without
+        momentum, weight decay or nesterov, with one rate for ``W``, ``b`` and ``c``: ``fit``
+        then writes the gradient and steps the optimiser instead."""
+        rbm = check_rbm(model)
+        lr = plain_sgd_rate(optimizer, (rbm.W, rbm.b, rbm.c))
+        if lr is None:
+            return NotImplemented
+        self._step(rbm, x, generator, lr)
         return None
 
     def state_dict(self) -> dict:

@@ -10,7 +10,9 @@ import torch
 
 class TrainingDiverged(FloatingPointError):
     """The loss, a gradient or a parameter became NaN or infinite; ``step`` is the (1-based)
-    step that produced it and ``parameter`` the parameter's name (``None``: the loss)."""
+    step that produced it and ``parameter`` the parameter's name (``None``: the loss).
+    ``step_taken``: the step was an objective's own update, already applied (the checkpoint
+    file still holds the last good state)."""
 
     def __init__(
         self,
@@ -18,20 +20,23 @@ class TrainingDiverged(FloatingPointError):
         loss: float,
         checkpoint: str | None = None,
         parameter: str | None = None,
+        step_taken: bool = False,
     ):
         self.step = step
         self.loss = loss
         self.checkpoint = checkpoint
         self.parameter = parameter
         where = f"; the last good checkpoint {checkpoint} is left intact" if checkpoint else ""
+        thing = "value" if step_taken else "gradient"
         what = (
             f"loss is {loss}"
             if parameter is None
-            else f"the gradient of {parameter!r} is not finite (loss {loss})"
+            else f"the {thing} of {parameter!r} is not finite (loss {loss})"
         )
-        super().__init__(
-            f"training diverged at step {step}: {what} (no optimiser step taken){where}"
+        taken = (
+            "the objective's own update was applied" if step_taken else "no optimiser step taken"
         )
+        super().__init__(f"training diverged at step {step}: {what} ({taken}){where}")
 
 
 def as_float(v) -> float:

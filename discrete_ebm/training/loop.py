@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -61,16 +63,22 @@ def make_optimizer(optimizer, model: nn.Module, lr: float) -> torch.optim.Optimi
     )
 
 
-def _first_non_finite_grad(named_params: list[tuple[str, torch.Tensor]]) -> str | None:
-    """Name of the first parameter whose gradient has a NaN or infinite entry (one device
-    sync for all of them), or ``None``."""
-    grads = [(n, p.grad) for n, p in named_params if p.grad is not None]
+def _first_non_finite(named: list[tuple[str, torch.Tensor | None]]) -> str | None:
+    """Name of the first tensor with a NaN or infinite entry (``None`` entries skipped).
+
+    The common case costs one reduction per tensor and one device sync: NaN and ±inf
+    survive a sum, so a finite total clears them all; only a non-finite total (or a sum
+    overflowing from huge finite entries) is checked entry by entry."""
+    grads = [(n, t) for n, t in named if t is not None]
     if not grads:
         return None
-    finite = torch.stack([g.isfinite().all().to(grads[0][1].device) for _, g in grads])
-    if bool(finite.all()):
+    device = grads[0][1].device
+    if bool(torch.stack([g.sum().to(device, torch.float64) for _, g in grads]).sum().isfinite()):
         return None
-    return grads[int((~finite).nonzero()[0])][0]
+    for name, g in grads:
+        if not bool(g.isfinite().all()):
+            return name
+    return None
 
 
 def _seed_from(generator: torch.Generator) -> int:
@@ -126,6 +134,7 @@ class _Run:
         self.optimizer, self.scheduler, self.l1 = optimizer, scheduler, l1
         self.generator, self.ckpt = generator, ckpt
         self.writes_gradients = callable(getattr(objective, "write_gradients", None))
+        self.owns_update = callable(getattr(objective, "update", None))
         self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.step, self.epoch, self.batch_pos = 0, 0, 0
         self.history = History()
@@ -198,15 +207,39 @@ class _Run:
         value = total if penalty is None else float(loss.detach())
         return value, total, None if penalty is None else penalty.detach()
 
+    def _owned_update(self, x: torch.Tensor) -> float | None:
+        """Let an objective that owns its parameter update apply it (``objective.update``);
+        returns its loss (NaN if it reports none), or ``None`` if it declined (returned
+        ``NotImplemented``, e.g. for an optimiser it cannot fuse) or L1 needs gradients."""
+        if not self.owns_update or self.l1 > 0:
+            return None
+        if not self.batches.checked and hasattr(self.model, "check_input"):
+            x = self.model.check_input(x, name="batch")
+        loss = self.objective.update(self.model, x, self.generator, self.optimizer)
+        if loss is NotImplemented:
+            return None
+        value = math.nan if loss is None else float(loss)
+        bad = _first_non_finite([(n, p.detach()) for n, p in self.named_params])
+        if bad is not None or (loss is not None and not math.isfinite(value)):
+            where = str(self.ckpt) if self.ckpt is not None else None
+            raise TrainingDiverged(self.step + 1, value, where, parameter=bad, step_taken=True)
+        return value
+
     def train_step(self, x: torch.Tensor, seconds: Callable[[], float]) -> float:
         """One optimiser step on the batch ``x``; returns the objective's loss."""
-        value, total, penalty = self._gradients(x)
-        bad = _first_non_finite_grad(self.named_params)
-        if bad is not None:
-            raise self._diverged(total, parameter=bad)
-        self.optimizer.step()
+        value, penalty = self._owned_update(x), None
+        if value is None:
+            value, total, penalty = self._gradients(x)
+            bad = _first_non_finite([(n, p.grad) for n, p in self.named_params])
+            if bad is not None:
+                raise self._diverged(total, parameter=bad)
+            self.optimizer.step()
         if self.scheduler is not None:
-            self.scheduler.step()
+            with warnings.catch_warnings():  # an owned update does not call optimizer.step()
+                warnings.filterwarnings(
+                    "ignore", re.escape("Detected call of `lr_scheduler.step()`")
+                )
+                self.scheduler.step()
         self.step += 1
         self.batch_pos += 1
         metrics = dict(getattr(self.objective, "metrics", {}) or {})
@@ -300,8 +333,12 @@ def fit(
             (and ``state_dict``/``load_state_dict`` if it keeps state, e.g. persistent CD).
             An objective with a method ``write_gradients(model, x, generator) -> loss or
             None`` owns its gradient: ``fit`` calls it instead of back-propagating (it sets
-            every parameter's ``.grad`` without autograd, e.g. the fused RBM PCD update),
-            then checks, steps and records as for any other objective.
+            every parameter's ``.grad`` without autograd), then checks, steps and records
+            as for any other objective. An objective with ``update(model, x, generator,
+            optimizer) -> loss, None or NotImplemented`` owns its parameter update: ``fit``
+            lets it apply the step itself (e.g. the fused RBM PCD step for plain SGD, at the
+            rate the scheduler set in ``optimizer.param_groups``) and checks the parameters
+            are finite afterwards; ``NotImplemented`` falls back to the gradient.
         data: rows ``(N, d)`` as a tensor or NumPy array (batched here, reshuffled every
             epoch with ``shuffle``), or a ``torch.utils.data.DataLoader`` yielding tensors
             or tuples whose first item is the batch. Resuming a DataLoader run replays the
