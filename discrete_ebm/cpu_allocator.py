@@ -7,7 +7,7 @@ free, and trims the heap top above ``M_TRIM_THRESHOLD``, so every step page-faul
 temporaries back in (the kernel zeroes each page). Raising both keeps the memory in the
 heap for the next step: a Bernoulli-ED step on the D = 10 Ising benchmark goes from
 11–20 ms (erratic) to 10–11 ms on the dense model and from 17–27 ms to 8–9 ms on the sparse
-one, one thread (measured 2026-11-29 with the repository's benchmark ``ed_step_cost.py``,
+one, one thread (measured 2026-11-23 with the repository's benchmark ``ed_step_cost.py``,
 with and without ``--default-malloc``).
 It is what PyTorch's tuning guide gets from jemalloc or tcmalloc, without preloading one.
 The cost: the process keeps its peak heap until exit.
