@@ -7,37 +7,36 @@
   (``"ed"``) through ``discrete_ebm.training.fit``. Translation-invariant, so the fitted
   prior applies to images of any size (``OffsetIsing.for_shape``).
 - ``fit_rbm``: an RBM trained by persistent contrastive divergence (``RBM.pcd_step``) with
-  Adam; it is tied to the image size it was trained on.
+  Adam through ``fit``; it is tied to the image size it was trained on.
 - ``finetune_rbm_denoising``: refits an RBM prior for denoising by the conditional
   likelihood ``log p(x | y)`` of clean images given synthetic noisy copies (CD-k on the
-  posterior); the shipped RBM prior is ``fit_rbm`` followed by this.
-- ``save_prior`` / ``load_prior``: a prior as a small ``.npz`` (``kind``, shape, parameters).
-- ``pretrained_prior``: the priors a user gets by default, fitted once on the 50,000 MNIST
-  training digits (threshold 128) with settings chosen on the validation digits
-  (``python -m discrete_ebm.denoise.pretrain`` rebuilds them), shipped in ``pretrained/``.
+  posterior, ``PosteriorContrastiveDivergence``); the shipped RBM prior is ``fit_rbm``
+  followed by this.
+- ``save_prior`` / ``load_prior`` / ``prior_meta``: a prior as a small ``.npz`` (``kind``,
+  shape, parameters, how it was trained).
+
+The priors a user gets by default (``pretrained_prior``) are built from these in
+``discrete_ebm.denoise.pretrain``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .. import objectives
 from .._validation import check_positive_int
-from ..data.paths import data_dir
 from ..devices import resolve_device
+from ..io import save_npz
 from ..models.base import EnergyModel
 from ..models.offset_ising import OffsetIsing
 from ..models.rbm import RBM
-from ..objectives.energy_discrepancy import BernoulliED
-from ..objectives.pseudo_likelihood import PseudoLikelihood
-from ..samplers.base import heat_bath
-from ..training import fit
+from ..training import cosine_decay, fit
+from .finetune import FINETUNE_FLIP_RATES, PosteriorContrastiveDivergence
 
 #: hand-set nearest-neighbour coupling and bias of ``lattice_prior``: round values, the pair
 #: with the lowest MPM error on 500 noisy MNIST *validation* digits at p = 0.1 on the grid
@@ -109,7 +108,10 @@ def fit_offset_ising(
     with torch.no_grad():  # start from the independent model matching the pixel mean
         m = rows.mean().clamp(1e-3, 1 - 1e-3)
         model.bias.fill_(0.5 * float(torch.log(m / (1 - m))))
-    objective = PseudoLikelihood() if method == "pl" else BernoulliED(epsilon, n_negatives)
+    if method == "pl":
+        objective = objectives.make("pl")
+    else:
+        objective = objectives.make("ed-bern", epsilon=epsilon, n_negatives=n_negatives)
     fit(
         model,
         objective,
@@ -122,6 +124,24 @@ def fit_offset_ising(
     )
     model.method = method
     return model
+
+
+def _adam_weight_decay_on_w(rbm: RBM, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam on ``(W, b, c)`` with L2 ``weight_decay`` on ``W`` only."""
+    return torch.optim.Adam(
+        [
+            {"params": [rbm.W], "weight_decay": weight_decay},
+            {"params": [rbm.b, rbm.c], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+
+
+def _steps(n: int, batch_size: int, epochs: int) -> int:
+    """Optimiser steps of ``epochs`` over ``n`` rows in full batches (the rest is skipped)."""
+    if n < batch_size:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of images ({n})")
+    return epochs * (n // batch_size)
 
 
 def fit_rbm(
@@ -143,64 +163,40 @@ def fit_rbm(
     """Train an RBM on clean binary images by persistent CD-``k`` (Tieleman 2008).
 
     Each step writes the PCD gradient ``∇[mean F(v_data) − mean F(v_chain)]`` of a batch
-    (``RBM.pcd_step``, ``n_chains`` persistent hidden chains, default one per batch row) and
-    takes an Adam step (L2 ``weight_decay`` on ``W``). ``lr_schedule``: ``"constant"`` or
-    ``"cosine"`` (``lr_t = lr · ½(1 + cos(π t / T))`` over the ``T`` steps, ending at 0).
-    Returns the RBM (``n_visible = H·W``).
+    (objective ``"rbm-pcd"``: ``RBM.pcd_step``, ``n_chains`` persistent hidden chains, default
+    one per batch row, started from ``p(h | v)`` of random images) and takes an Adam step
+    (L2 ``weight_decay`` on ``W``), through ``discrete_ebm.training.fit`` over full batches.
+    ``lr_schedule``: ``"constant"`` or ``"cosine"`` (``lr_t = lr · ½(1 + cos(π t / T))`` over
+    the ``T`` steps, ending at 0). Returns the RBM (``n_visible = H·W``).
     """
     rows, shape = _image_rows(images, shape)
     n_hidden = check_positive_int(n_hidden, "n_hidden")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    n_chains = batch_size if n_chains is None else check_positive_int(n_chains, "n_chains")
+    total = _steps(rows.shape[0], batch_size, epochs)
     device = resolve_device(device)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     rbm = RBM(rows.shape[1], n_hidden, generator=g).to(device)
     rows = rows.to(device)
     rbm.init_from_data(rows)
-    opt = torch.optim.Adam(
-        [
-            {"params": [rbm.W], "weight_decay": weight_decay},
-            {"params": [rbm.b, rbm.c], "weight_decay": 0.0},
-        ],
-        lr=lr,
-    )
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-    n_chains = batch_size if n_chains is None else check_positive_int(n_chains, "n_chains")
     chains = rbm.init_chains(n_chains, rows, generator=g)
-    n = rows.shape[0]
-    if n < batch_size:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the number of images ({n})")
-    total = epochs * (n // batch_size)
-    bar = tqdm(total=total, desc="RBM (PCD)", disable=not progress, leave=False)
-    step = 0
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=g).to(device)
-        for a in range(0, n - batch_size + 1, batch_size):
-            if lr_schedule == "cosine":
-                _set_lr(opt, lr * 0.5 * (1 + math.cos(math.pi * step / total)))
-            step += 1
-            opt.zero_grad(set_to_none=True)
-            chains = rbm.pcd_step(
-                rows[order[a : a + batch_size]], chains, k=k, generator=g, check=False
-            )
-            opt.step()
-            bar.update(1)
-    bar.close()
-    for name, p in rbm.named_parameters():
-        if not torch.isfinite(p).all():
-            raise FloatingPointError(f"RBM training diverged: {name} is not finite; lower lr")
+    fit(
+        rbm,
+        objectives.make("rbm-pcd", n_chains=n_chains, k=k, chains=chains),
+        rows,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=_adam_weight_decay_on_w(rbm, lr, weight_decay),
+        scheduler=cosine_decay(total) if lr_schedule == "cosine" else None,
+        generator=g,
+        progress=progress,
+        drop_last=True,
+    )
     rbm.image_shape = shape
     return rbm
-
-
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-
-
-#: flip rates of the synthetic noisy copies used by ``finetune_rbm_denoising`` by default
-FINETUNE_FLIP_RATES = (0.05, 0.1, 0.2, 0.3)
 
 
 def finetune_rbm_denoising(
@@ -228,10 +224,12 @@ def finetune_rbm_denoising(
         ∇_θ [−log p_θ(x | y)] = ∇_θ F_θ(x) − E_{x' ~ p_θ(·|y)} ∇_θ F_θ(x'),
 
     the expectation estimated by ``k`` block-Gibbs sweeps of the posterior started at ``y``
-    (CD-``k`` on the posterior, which is concentrated near ``x``, so short chains suffice).
-    Adam with L2 ``weight_decay`` on ``W`` and a cosine learning-rate decay from ``lr`` to 0.
-    The observation field stays the exact one of the noise model; only the prior changes, so
-    the result is still used as a prior through ``posterior`` (MPM, MAP, ICM), at any ``p``.
+    (CD-``k`` on the posterior, which is concentrated near ``x``, so short chains suffice;
+    ``PosteriorContrastiveDivergence``), trained by ``discrete_ebm.training.fit`` over full
+    batches with Adam, L2 ``weight_decay`` on ``W`` and a cosine learning-rate decay from
+    ``lr`` to 0. The observation field stays the exact one of the noise model; only the prior
+    changes, so the result is still used as a prior through ``posterior`` (MPM, MAP, ICM), at
+    any ``p``.
 
     Args:
         rbm: the starting RBM (typically ``fit_rbm``); it is not modified.
@@ -244,55 +242,25 @@ def finetune_rbm_denoising(
     rows, shape = _image_rows(images, shape)
     if rows.shape[1] != rbm.dim:
         raise ValueError(f"images have {rows.shape[1]} pixels, the RBM has {rbm.dim} visible units")
-    rates = torch.as_tensor([float(p) for p in flip_rates], dtype=rbm.dtype)
-    if rates.numel() == 0 or not ((rates > 0) & (rates < 0.5)).all():
-        raise ValueError(f"flip_rates must be rates in (0, 0.5), got {list(flip_rates)}")
+    objective = PosteriorContrastiveDivergence(flip_rates, check_positive_int(k, "k"))
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    k = check_positive_int(k, "k")
-    n = rows.shape[0]
-    if n < batch_size:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the number of images ({n})")
+    total = _steps(rows.shape[0], batch_size, epochs)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     model = RBM.from_parameters(rbm.W.detach().clone(), rbm.b.detach().clone(), rbm.c.detach())
-    dev = rbm.device
-    model = model.to(dev)
-    rows, rates = rows.to(dev, model.dtype), rates.to(dev)
-    log_odds = torch.log((1 - rates) / rates)  # 2λ_p: the visible-bias shift per unit of t
-    opt = torch.optim.Adam(
-        [
-            {"params": [model.W], "weight_decay": weight_decay},
-            {"params": [model.b, model.c], "weight_decay": 0.0},
-        ],
-        lr=lr,
+    model = model.to(rbm.device)
+    fit(
+        model,
+        objective,
+        rows.to(rbm.device, model.dtype),
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=_adam_weight_decay_on_w(model, lr, weight_decay),
+        scheduler=cosine_decay(total),
+        generator=g,
+        progress=progress,
+        drop_last=True,
     )
-    total = epochs * (n // batch_size)
-    bar = tqdm(total=total, desc="RBM (denoising fine-tune)", disable=not progress, leave=False)
-    step = 0
-    W, b, c = model.W, model.b, model.c
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=g).to(dev)
-        for a in range(0, n - batch_size + 1, batch_size):
-            _set_lr(opt, lr * 0.5 * (1 + math.cos(math.pi * step / total)))
-            step += 1
-            x = rows[order[a : a + batch_size]]
-            with torch.no_grad():
-                pick = torch.randint(rates.numel(), (x.shape[0],), generator=g).to(dev)
-                u = torch.rand(x.shape, generator=g, device=dev, dtype=x.dtype)
-                y = torch.where(u < rates[pick, None], 1 - x, x)
-                vis_bias = b + log_odds[pick, None] * (2 * y - 1)  # b + 2f
-                v = y
-                for _ in range(k):
-                    h = heat_bath(v, torch.addmm(c, v, W), 1.0, g)
-                    v = heat_bath(v, vis_bias + h @ W.T, 1.0, g)
-                gW, gb, gc = model.contrastive_gradient(x, v)
-            W.grad, b.grad, c.grad = gW, gb, gc
-            opt.step()
-            bar.update(1)
-    bar.close()
-    for name, p in model.named_parameters():
-        if not torch.isfinite(p).all():
-            raise FloatingPointError(f"RBM fine-tuning diverged: {name} is not finite; lower lr")
     model.image_shape = getattr(rbm, "image_shape", None) or shape
     return model
 
@@ -305,8 +273,6 @@ def save_prior(
     ``half`` stores an RBM's weights as float16 (half the size; ~1e-3 relative rounding).
     ``meta`` (a JSON-serialisable dict: how it was trained) is stored alongside.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(model, OffsetIsing):
         arrays = {
             "kind": np.array("offset_ising"),
@@ -329,10 +295,7 @@ def save_prior(
     else:
         raise TypeError(f"model must be an OffsetIsing or RBM, got {type(model).__name__}")
     arrays["meta"] = np.array(json.dumps(meta or {}))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    return path
+    return save_npz(path, compressed=True, **arrays)
 
 
 def load_prior(path: str | os.PathLike, *, shape: tuple[int, int] | None = None) -> EnergyModel:
@@ -366,40 +329,7 @@ def load_prior(path: str | os.PathLike, *, shape: tuple[int, int] | None = None)
     raise ValueError(f"{path}: unknown prior kind {kind!r}")
 
 
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
-PRETRAINED_FILES = {"ising": "ising_mnist.npz", "rbm": "rbm_mnist.npz"}
-
-
 def prior_meta(path: str | os.PathLike) -> dict:
     """The ``meta`` dict stored with a prior file (empty if none)."""
     with np.load(path) as f:
         return json.loads(str(f["meta"])) if "meta" in f.files else {}
-
-
-def pretrained_prior(
-    kind: str = "ising",
-    shape: tuple[int, int] = (28, 28),
-    *,
-    root: str | os.PathLike | None = None,
-    progress: bool = False,
-) -> EnergyModel:
-    """A default prior trained on MNIST digits.
-
-    ``"lattice"``: the hand-set nearest-neighbour prior (``lattice_prior``) on ``shape``.
-    ``"ising"``: the shipped learned offset Ising prior, placed on any ``shape``.
-    ``"rbm"``: the shipped RBM (28×28 only). If a shipped file is missing, the prior is trained
-    once with the same settings (``discrete_ebm.denoise.pretrain``) on the MNIST data under
-    ``root`` and cached in ``data_dir(root)/denoise_priors/``.
-    """
-    if kind == "lattice":
-        return lattice_prior(shape)
-    if kind not in PRETRAINED_FILES:
-        raise ValueError(f"kind must be 'lattice', 'ising' or 'rbm', got {kind!r}")
-    name = PRETRAINED_FILES[kind]
-    for path in (PRETRAINED_DIR / name, data_dir(root) / "denoise_priors" / name):
-        if path.is_file():
-            return load_prior(path, shape=shape)
-    from .pretrain import build_prior
-
-    path = build_prior(kind, data_dir(root) / "denoise_priors" / name, root=root, progress=progress)
-    return load_prior(path, shape=shape)
