@@ -30,11 +30,12 @@ import time
 
 import torch
 
-from discrete_ebm.commands.continuous import OBJECTIVES, train_toy
 from discrete_ebm.models.base import EnergyModel
 from discrete_ebm.models.neural import MLPEnergy
 from discrete_ebm.objectives.score_matching import SlicedScoreMatching
+from discrete_ebm.recipes.continuous import OBJECTIVES, train_toy
 from discrete_ebm.samplers.langevin import LangevinSampler
+from discrete_ebm.threads import add_threads_argument, set_threads
 
 
 class AutogradOnly(EnergyModel):
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    add_threads_argument(p, default=2)
     p.add_argument("--chains", type=int, default=10_000, help="Langevin chains (default 10000)")
     p.add_argument("--langevin-steps", type=int, default=10, help="Langevin steps per timed run")
     p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds (default 15)")
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-training", action="store_true", help="throughput figures only")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     result = {
         "torch": torch.__version__,
         "threads": args.threads,

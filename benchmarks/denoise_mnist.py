@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -34,7 +33,10 @@ from discrete_ebm.denoise.estimators import mpm
 from discrete_ebm.denoise.noise import estimate_flip_rate
 from discrete_ebm.denoise.pipeline import ESTIMATORS, denoise
 from discrete_ebm.denoise.posterior import posterior
-from discrete_ebm.denoise.priors import load_prior, pretrained_prior
+from discrete_ebm.denoise.pretrain import pretrained_prior
+from discrete_ebm.denoise.priors import load_prior
+from discrete_ebm.io import write_json
+from discrete_ebm.threads import add_threads_argument, set_threads
 
 PRIORS = ("lattice", "ising", "rbm")
 BASELINE = "lattice-mpm"
@@ -81,11 +83,11 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--methods", default=",".join(ESTIMATORS), help="comma list of mpm, map, icm")
     ap.add_argument("--no-em", action="store_true", help="skip MPM with the flip rate unknown")
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads_argument(ap, default=2)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default="benchmarks/denoise_mnist.json")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     clean = load_mnist(args.data, binarize="threshold").test.tensor()[: args.n].view(-1, 28, 28)
     names = [k.strip() for k in args.priors.split(",") if k.strip()]
     priors = {}
@@ -128,8 +130,7 @@ def main(argv=None) -> int:
         "baseline": BASELINE,
         "results": table,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.out, result, indent=1)
     print(json.dumps(result))
     return 0
 

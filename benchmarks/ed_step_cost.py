@@ -23,20 +23,21 @@ import time
 
 import torch
 
-from discrete_ebm.commands.ising import build_objective
 from discrete_ebm.cpu_allocator import keep_freed_memory
 from discrete_ebm.data.ising import lattice_benchmark, trainable_ising
 from discrete_ebm.models.ising import IsingModel
+from discrete_ebm.recipes.ising import build_objective
+from discrete_ebm.threads import add_threads_argument, set_threads
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=10, help="steps per round")
-    p.add_argument("--threads", type=int, default=1)
+    add_threads_argument(p, default=1)
     p.add_argument("--default-malloc", action="store_true", help="do not tune glibc malloc")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     tuned = False if args.default_malloc else keep_freed_memory()
 
     x, truth = lattice_benchmark(10, 0.1, n_sweeps=200, generator=torch.Generator().manual_seed(0))

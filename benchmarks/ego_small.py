@@ -4,7 +4,8 @@
                                    [--split test|validation] [--n-generated 40]
 
 For each method and seed: train a GIN energy on the 160 training graphs
-(``graphs.experiment.run_ego``), generate 40 graphs, score them against the 40 test graphs.
+(``discrete_ebm.graphs.experiment.run_ego``), generate 40 graphs, score them against the
+40 test graphs.
 This is GDSS's protocol (harryjo97/GDSS ``sampler.py``: one batch of samples cut to
 ``len(test_graph_list)`` = 40; ``evaluation/stats.py``: biased MMD², Gaussian-EMD for degree
 and clustering, Gaussian RBF σ = 30 on mean orbit counts; a graph left empty after removing
@@ -22,18 +23,18 @@ import statistics
 import sys
 from dataclasses import asdict
 
-import torch
-
-from discrete_ebm.training import TrainingDiverged
-from graphs.datasets import ego_small
-from graphs.experiment import (
+from discrete_ebm.graphs.datasets import ego_small
+from discrete_ebm.graphs.experiment import (
     OBJECTIVES,
     EgoConfig,
     generate_ego,
     run_ego,
     validation_split,
 )
-from graphs.metrics import graph_mmds
+from discrete_ebm.graphs.metrics import graph_mmds
+from discrete_ebm.io import write_json
+from discrete_ebm.threads import add_threads_argument, set_threads
+from discrete_ebm.training import TrainingDiverged
 
 # Published Ego-small MMD² (degree, clustering, orbit), as tabulated in GDSS (Jo, Lee &
 # Hwang, ICML 2022, Table 2; GraphRNN's row comes from GNF, Liu et al. 2019), same split and
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also score K more 40-graph draws of each trained model (evaluation noise)",
     )
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    add_threads_argument(p, default=1)
     p.add_argument("--out", default=None, help="also write the full per-run results here")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     split = ego_small()
     if args.split == "validation":
@@ -175,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_average_vs_gdss": {m: s["average"]["mean"] / gdss_avg for m, s in summary.items()},
     }
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"summary": line, "runs": runs}, f, indent=2)
+        write_json(args.out, {"summary": line, "runs": runs})
     print(json.dumps(line))
     return 0
 

@@ -4,7 +4,7 @@ The GWG / energy-discrepancy protocol (``discrete_ebm.data.ising``): periodic D 
 ``log p̃ = sᵀ(σA)s``, 2,000 samples from independent block-Gibbs chains; every method fits
 the dense model ``IsingModel(zeros(d, d), zeros(d))`` with Adam (lr 0.01 decayed linearly
 to 1e-4), batches of 256 and an L1 penalty on the couplings (``DEFAULT_L1`` of
-``discrete_ebm.commands.ising``: ED-Bern 0.01, ED-Grid 0.003, PL 0.001, PCD 0.03, each the
+``discrete_ebm.recipes.ising``: ED-Bern 0.01, ED-Grid 0.003, PL 0.001, PCD 0.03, each the
 best of 3–4 values on seed 0 of D = 10, σ = 0.1). PCD: 256 persistent chains, one
 block-Gibbs sweep per step (the dense model's colouring has one site per colour, so a sweep
 is d single-site heat-bath updates).
@@ -36,9 +36,11 @@ from pathlib import Path
 
 import torch
 
-from discrete_ebm.commands.ising import learn_couplings
 from discrete_ebm.data.ising import LATTICE_SWEEPS, benchmark_rmse, lattice_benchmark, lattice_model
+from discrete_ebm.io import save_torch, write_json
+from discrete_ebm.recipes.ising import learn_couplings
 from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler
+from discrete_ebm.threads import add_threads_argument, set_threads
 
 FULL_CELLS = [(10, 0.1), (10, 0.2), (10, 0.3), (10, 0.4), (10, 0.5), (9, -0.1), (9, -0.2)]
 QUICK_CELLS = [(10, 0.1), (9, -0.1)]
@@ -59,8 +61,7 @@ def get_data(D: int, sigma: float, seed: int, sweeps: int, cache: Path | None):
     seconds = time.perf_counter() - start
     J = model.J.detach()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"x": x, "J": J}, path)
+        save_torch({"x": x, "J": J}, path)
     return x, J, seconds
 
 
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
         help="M of BernoulliED and GridED (default 32)",
     )
     p.add_argument("--eval-every", type=int, default=25)
-    p.add_argument("--threads", type=int, default=2)
+    add_threads_argument(p, default=2)
     p.add_argument("--cache", default="runs/ising_benchmark_data", help="data cache ('' off)")
     p.add_argument("--out", default=None, help="also write all records to this JSON file")
     p.add_argument("--resummarise", default=None, help="recompute the line from an --out file")
@@ -214,7 +215,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--mixing", action="store_true", help="print the mixing (IAT) table")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.mixing:
         print(json.dumps({"mixing": mixing_table()}))
         return 0
@@ -304,8 +305,7 @@ def main(argv=None) -> int:
 def report(line: dict, records: list, out: str | None) -> None:
     """Print the one JSON line; with ``out``, also write it and every record there."""
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps({"summary": line, "records": records}, indent=1))
+        write_json(out, {"summary": line, "records": records}, indent=1)
     print(json.dumps(line))
 
 

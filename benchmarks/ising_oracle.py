@@ -42,6 +42,7 @@ from discrete_ebm.data.ising import LATTICE_SWEEPS, benchmark_rmse  # noqa: E402
 from discrete_ebm.evaluation.transfer_matrix import lattice_log_likelihood  # noqa: E402
 from discrete_ebm.models.ising import IsingModel  # noqa: E402
 from discrete_ebm.objectives.pseudo_likelihood import pseudo_likelihood_terms  # noqa: E402
+from discrete_ebm.threads import add_threads_argument, set_threads  # noqa: E402
 
 D, SIGMA = 10, 0.1
 #: the −ln RMSE issue #3 asks BernoulliED to reach (EB-GFN's published number).
@@ -193,11 +194,11 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-seed lines")
     p.add_argument("--out", default="benchmarks/results_ising/oracle_mle.json")
     p.add_argument("--cache", default="runs/ising_benchmark_data", help="data cache ('' off)")
-    p.add_argument("--threads", type=int, default=1)
+    add_threads_argument(p, default=1)
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error(f"--seeds must be >= 1, got {args.seeds}")
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cache = Path(args.cache) if args.cache else None
 
     start = time.perf_counter()

@@ -19,6 +19,8 @@ draw the randomness. thrml is optional (``pip install thrml``); without it its e
 ``null``.
 
     python benchmarks/sampler_throughput.py [--sizes 64 256] [--repeats 5] [--threads 1]
+
+``--threads 0`` leaves torch and XLA at their default thread counts (all cores).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from discrete_ebm.io import atomic_write  # noqa: E402
 from discrete_ebm.models.ising import IsingModel  # noqa: E402
 from discrete_ebm.samplers.block_gibbs import BlockGibbsSampler  # noqa: E402
+from discrete_ebm.threads import add_threads_argument, set_threads  # noqa: E402
 
 COUPLING = 0.44
 
@@ -193,19 +197,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--sweeps", type=int, default=5, help="sweeps per timed run")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per implementation")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="intra-op threads for torch and XLA (default 1: a per-core comparison that a "
-        "shared machine does not distort; 0 = library defaults, all cores)",
-    )
+    # intra-op threads for torch and XLA; 1: a per-core comparison that a shared machine
+    # does not distort; 0: the libraries' defaults (all cores)
+    add_threads_argument(p, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the JSON to this file")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
         if args.threads == 1:  # before jax is imported
             flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
@@ -238,8 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     line = json.dumps(result)
     print(line)
     if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(line + "\n")
+        atomic_write(args.out, lambda tmp: tmp.write_text(line + "\n"))
     return result
 
 

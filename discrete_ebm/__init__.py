@@ -1,6 +1,6 @@
 """discrete_ebm: energy-based models on binary and graph spaces, with a continuous branch.
 
-Conventions (see DESIGN.md): binary states are float tensors in {0, 1} of shape ``(B, d)``;
+Conventions: binary states are float tensors in {0, 1} of shape ``(B, d)``;
 ``energy(x)`` returns ``U(x)`` with ``p(x) ∝ exp(−U(x))``, shape ``(B,)``.
 """
 
@@ -26,15 +26,17 @@ from .objectives import (
     DBMEnergyDiscrepancy,
     DBMPersistentCD,
     DenoisingScoreMatching,
+    FusedPCD,
     GaussianED,
     GridED,
     Objective,
     PseudoLikelihood,
+    RBMPersistentCD,
     ScoreMatching,
     SlicedScoreMatching,
 )
 from .samplers import BlockGibbsSampler, GibbsSampler, GWGSampler, LangevinSampler, Sampler
-from .training import History, TrainingDiverged, fit
+from .training import Evaluation, History, TrainingDiverged, cosine_decay, fit, linear_decay
 
 __version__ = "0.1.0"
 
@@ -67,7 +69,12 @@ __all__ = [
     "DenoisingScoreMatching",
     "DBMPersistentCD",
     "DBMEnergyDiscrepancy",
+    "RBMPersistentCD",
+    "FusedPCD",
     "fit",
+    "Evaluation",
+    "linear_decay",
+    "cosine_decay",
     "History",
     "TrainingDiverged",
     "exact",

@@ -3,7 +3,7 @@
 A file is written to a temporary name beside its target and moved over it with
 ``os.replace`` (atomic on POSIX and Windows), so a killed process leaves either the old
 file or the new one, never half of one. The temporary name keeps the target's suffix
-(``x.npz`` -> ``x.tmp<pid>.npz``) because NumPy appends ``.npz`` to names without it.
+(``x.npz`` -> ``x.tmp<pid>.npz``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ def write_json(path: str | os.PathLike, obj, *, indent: int = 2) -> Path:
 def save_npz(path: str | os.PathLike, *, compressed: bool = False, **arrays) -> Path:
     """Write NumPy arrays to an ``.npz`` atomically (``compressed``: ``savez_compressed``)."""
     save = np.savez_compressed if compressed else np.savez
-    return atomic_write(path, lambda tmp: save(tmp, **arrays))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: NumPy appends no ".npz" to the name
+            save(f, **arrays)
+
+    return atomic_write(path, write)
 
 
 def save_torch(obj, path: str | os.PathLike) -> Path:

@@ -1,7 +1,7 @@
 """Graph energy-based models: Ego-small data, GNN energies, edge samplers, graph MMDs.
 
 A graph on ``n <= N`` nodes is a binary state row of width ``N(N−1)/2 + N``: the upper
-triangle of its adjacency matrix followed by its node mask (see ``graphs.convert``).
+triangle of its adjacency matrix followed by its node mask (see ``discrete_ebm.graphs.convert``).
 """
 
 from .convert import graphs_to_states, states_to_dense, states_to_graphs

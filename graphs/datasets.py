@@ -18,6 +18,7 @@ from pathlib import Path
 import networkx as nx
 
 from discrete_ebm.data.paths import data_dir
+from discrete_ebm.io import atomic_write
 
 __all__ = [
     "GraphSplit",
@@ -169,12 +170,10 @@ def _sort_key(v):
 
 def save_graphs_json(graphs: list[nx.Graph], path: str | os.PathLike) -> Path:
     """Write graphs as ``{"graphs": [{"n": n, "edges": [[u, v], ...]}, ...]}`` (nodes
-    relabelled ``0..n−1`` in ``nodes()`` order)."""
+    relabelled ``0..n−1`` in ``nodes()`` order), atomically (creating the folder)."""
     recs = []
     for g in graphs:
         h = nx.convert_node_labels_to_integers(g)
         recs.append({"n": h.number_of_nodes(), "edges": [[int(u), int(v)] for u, v in h.edges()]})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"graphs": recs}) + "\n")
-    return path
+    text = json.dumps({"graphs": recs}) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -1,7 +1,8 @@
 """A permutation-invariant GNN energy on graphs (dense GIN message passing).
 
 ``GraphEnergy(max_nodes)`` is a binary ``EnergyModel`` on state rows of width
-``N(N−1)/2 + N`` (upper-triangle edge bits, then the node mask; see ``graphs.convert``).
+``N(N−1)/2 + N`` (upper-triangle edge bits, then the node mask; see
+``discrete_ebm.graphs.convert``).
 For a batch it builds the dense adjacency ``A`` (B, N, N) and node mask ``m`` (B, N) and
 computes
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import DenseGINConv
 
 from discrete_ebm.models.base import EnergyModel
 
@@ -64,6 +64,8 @@ class GraphEnergy(EnergyModel):
         device=None,
         dtype=None,
     ):
+        from torch_geometric.nn import DenseGINConv  # heavy: imported when a model is built
+
         super().__init__(state_dim(max_nodes), binary=True)
         for name, v in (("hidden", hidden), ("n_layers", n_layers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -3,8 +3,8 @@
 Protocol (EDP-GNN / GDSS): train on the 160 training graphs, generate as many graphs as the
 test set (40) with node counts drawn from the training set, remove isolated nodes, and
 report the degree, clustering and orbit MMD² against the 40 test graphs (and their
-average). Used by ``discrete-ebm ego``, ``examples/generate_ego_graphs.py`` and
-``benchmarks/ego_small.py``.
+average). Used by the ``discrete-ebm ego`` command and by the Ego-small example and
+benchmark scripts of the repository.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import numpy as np
 import torch
 
 from discrete_ebm.devices import resolve_device
+from discrete_ebm.objectives import make
 from discrete_ebm.objectives.contrastive_divergence import ContrastiveDivergence
 from discrete_ebm.training import fit
 
+from .config import OBJECTIVES, EgoConfig
 from .convert import graphs_to_states
 from .datasets import GraphSplit, ego_small
 from .energy import GraphEnergy
 from .metrics import graph_mmds
-from .objectives import GraphBernoulliED, GraphGridED
 from .sampling import EdgeSampler, sample_graphs
 
 __all__ = [
@@ -37,46 +38,6 @@ __all__ = [
     "validation_split",
     "protocol_graphs",
 ]
-
-OBJECTIVES = ("ed-bern", "ed-grid", "cd")
-
-
-@dataclass
-class EgoConfig:
-    """Settings of one Ego-small run (defaults: a few minutes on 2 CPU cores).
-
-    objective: ``"ed-bern"`` (Bernoulli ED, flip prob. ``epsilon``), ``"ed-grid"`` (one-flip
-    ED) or ``"cd"`` (persistent contrastive divergence, chains started at the data, with the
-    edge sampler ``sampler`` making ``cd_updates`` single-edge updates/proposals per training
-    step). ``sampler``/``sample_steps``: the generating chain (``"gibbs"`` single-edge
-    heat-bath updates or ``"gwg"`` Gibbs-with-gradients proposals), started from graphs whose
-    free edges are present with probability ``init_density`` (``init="noise"``) or from
-    randomly drawn training graphs (``init="data"``, data-initialised chains, the default:
-    from random graphs the ED-trained energy leads many chains to sparse or empty graphs,
-    see benchmarks/RESULTS_ego.md); the inverse temperature ramps linearly from 1 to
-    ``beta_end``. ``n_generated``: graphs generated per run (default ``None``: as many as the
-    test set, 40, as GDSS's ``sampler.py`` keeps; EDP-GNN's ``sample.py`` generates 1024).
-    Generated graphs left empty count as one isolated node (``protocol_graphs``).
-    """
-
-    objective: str = "ed-bern"
-    epsilon: float = 0.05
-    n_negatives: int = 32
-    w: float = 1.0
-    cd_updates: int = 10
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 2e-3
-    hidden: int = 32
-    n_layers: int = 3
-    sampler: str = "gibbs"
-    sample_steps: int = 1000
-    init: str = "data"
-    init_density: float = 0.3
-    beta_end: float = 1.0
-    n_generated: int | None = None
-    seed: int = 0
-    device: str = "auto"
 
 
 @dataclass
@@ -110,12 +71,13 @@ class EgoResult:
 
 
 def make_objective(config: EgoConfig, model: GraphEnergy, node_counts: list[int]):
-    """The training objective named by ``config.objective``."""
-    N = model.max_nodes
-    if config.objective == "ed-bern":
-        return GraphBernoulliED(N, config.epsilon, config.n_negatives, config.w)
-    if config.objective == "ed-grid":
-        return GraphGridED(N, config.n_negatives, config.w)
+    """The training objective named by ``config.objective`` (the graph ED objectives come
+    from the objective registry, where ``discrete_ebm.graphs`` registered them on import)."""
+    c = config
+    if c.objective == "ed-bern":
+        return make("graph-ed-bern", model, epsilon=c.epsilon, n_negatives=c.n_negatives, w=c.w)
+    if c.objective == "ed-grid":
+        return make("graph-ed-grid", model, n_negatives=c.n_negatives, w=c.w)
     if config.objective == "cd":
         sampler = EdgeSampler(model, config.sampler, config.cd_updates, node_counts=node_counts)
         return ContrastiveDivergence(sampler, k=1, persistent=True, init="data")

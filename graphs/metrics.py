@@ -9,7 +9,7 @@ For two lists of graphs with per-graph statistics ``a_i`` (reference) and ``b_j`
   ``k = exp(−EMD² / (2σ²))`` with σ = 1 and ground distance |i − j| between bins;
 - clustering: 100-bin histogram of the node clustering coefficients on [0, 1], normalised;
   Gaussian-EMD with σ = 0.1 and ground distance |i − j| / 100;
-- orbit: per graph the mean over nodes of the 15 orbit counts (``graphs.orbits``);
+- orbit: per graph the mean over nodes of the 15 orbit counts (``discrete_ebm.graphs.orbits``);
   Gaussian RBF ``k = exp(−‖a − b‖² / (2σ²))`` with σ = 30, no normalisation;
 - spectral: 200-bin histogram of the normalised-Laplacian eigenvalues on [−1e−5, 2],
   normalised; Gaussian-EMD with σ = 1, ground distance |i − j|.

@@ -1,6 +1,6 @@
 """Energy discrepancy on graphs: Bernoulli and grid perturbations of the free edge slots.
 
-A state row is ``[upper-triangle edge bits | node mask]`` (``graphs.convert``). The
+A state row is ``[upper-triangle edge bits | node mask]`` (``discrete_ebm.graphs.convert``). The
 perturbation acts on the upper triangle only, so the adjacency matrix it describes stays
 symmetric with a zero diagonal, and only on FREE slots (both endpoints exist): node-mask
 bits and slots at missing nodes never change, so every negative has the node set of its
@@ -9,6 +9,10 @@ same for ``x``, ``y`` and ``x'``. The loss is the one of
 ``discrete_ebm.objectives.energy_discrepancy``:
 
     loss = mean_i logsumexp([U(x_i) − U(x'_ij)]_{j=1..M} ∪ {log w})
+
+Importing this module registers both with the objective registry:
+``discrete_ebm.objectives.make("graph-ed-bern", model=energy, epsilon=0.05)`` (``max_nodes``
+defaults to the model's) and ``"graph-ed-grid"``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from discrete_ebm._validation import check_probability
+from discrete_ebm.objectives import register
 from discrete_ebm.objectives.energy_discrepancy import BernoulliED, GridED
 
 from .convert import fixed_mask, split_state
@@ -115,3 +120,22 @@ class GraphGridED(GridED):
             free.to(torch.float32), per_row, replacement=True, generator=generator
         )
         return idx.reshape(shape)
+
+
+def _factory(cls):
+    """``factory(model=None, **settings)``: ``max_nodes`` defaults to ``model.max_nodes``."""
+
+    def factory(model=None, **settings):
+        if "max_nodes" not in settings:
+            if getattr(model, "max_nodes", None) is None:
+                raise ValueError(
+                    f"{cls.__name__} needs max_nodes= or model= (a GraphEnergy) to take it from"
+                )
+            settings["max_nodes"] = model.max_nodes
+        return cls(**settings)
+
+    return factory
+
+
+register("graph-ed-bern", _factory(GraphBernoulliED))
+register("graph-ed-grid", _factory(GraphGridED))

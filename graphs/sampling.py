@@ -1,9 +1,9 @@
 """Generating graphs by MCMC on edges.
 
 ``EdgeSampler`` follows the discrete_ebm Sampler contract on graph state rows
-(``graphs.convert``) and only ever moves FREE edge slots (both endpoints exist): the node
-mask and the slots at missing nodes are clamped automatically, on top of any ``clamp`` the
-caller gives, so it can serve contrastive divergence unchanged. Two kernels:
+(``discrete_ebm.graphs.convert``) and only ever moves FREE edge slots (both endpoints exist):
+the node mask and the slots at missing nodes are clamped automatically, on top of any
+``clamp`` the caller gives, so it can serve contrastive divergence unchanged. Two kernels:
 
 - ``"gibbs"``: random-scan heat-bath Gibbs over edge flips. Each update picks a uniform free
   slot ``i`` per chain and sets ``x_i = 1`` with probability

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..io import write_json
 from .memory import PeakMemory
 
 SCHEMA_VERSION = 1
@@ -77,9 +78,8 @@ def load_results(path: Path) -> dict:
 
 
 def _save(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
+    """Write ``results.json`` whole or not at all (one-space indent; NaN written as null)."""
+    write_json(path, data, indent=1)
 
 
 def run_cell(task, cell: Cell, *, progress: bool = False) -> dict:

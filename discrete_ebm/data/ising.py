@@ -62,6 +62,7 @@ from tqdm.auto import tqdm
 from .._validation import check_positive_int
 from ..devices import resolve_device
 from ..evaluation.metrics import coupling_rmse
+from ..io import save_npz
 from ..models.ising import IsingModel
 from ..samplers.block_gibbs import BlockGibbsSampler
 
@@ -206,14 +207,10 @@ def load_rows(path: str | os.PathLike) -> torch.Tensor:
 
 
 def save_couplings(path: str | os.PathLike, J: torch.Tensor, h: torch.Tensor, **extra) -> Path:
-    """Write ``J`` and ``h`` (our convention) and any extra arrays to an ``.npz``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``J`` and ``h`` (our convention) and any extra arrays to an ``.npz``, atomically
+    (creating the folder); returns the path."""
     arrays = {"J": J.detach().cpu().numpy(), "h": h.detach().cpu().numpy()}
     arrays.update(
         {k: np.asarray(v.detach().cpu() if torch.is_tensor(v) else v) for k, v in extra.items()}
     )
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    return save_npz(path, **arrays)

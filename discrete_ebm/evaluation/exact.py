@@ -1,7 +1,8 @@
 """Exact enumeration of small binary models (d ≤ 22).
 
 States are enumerated in lexicographic order: state ``k`` has ``x_i = bit (d−1−i) of k``,
-so ``x_0`` is the most significant bit. Energies are computed in chunks (memory bounded by
+so ``x_0`` is the most significant bit (``all_states`` and ``state_index``, defined in
+``discrete_ebm.states``, are re-exported here). Energies are computed in chunks (memory bounded by
 ``chunk_size · d``) in float64 on a double copy of the model.
 """
 
@@ -12,25 +13,21 @@ import copy
 import torch
 
 from ..models.base import EnergyModel
+from ..states import all_states, state_index
+
+__all__ = [
+    "MAX_DIM",
+    "all_states",
+    "state_index",
+    "energies",
+    "log_partition",
+    "probabilities",
+    "marginals",
+    "pairwise",
+    "ground_states",
+]
 
 MAX_DIM = 22
-
-
-def all_states(
-    d: int, start: int = 0, stop: int | None = None, *, dtype=torch.float64, device=None
-) -> torch.Tensor:
-    """States ``start..stop−1`` of {0,1}^d in lexicographic order, shape ``(stop − start, d)``."""
-    stop = 2**d if stop is None else stop
-    k = torch.arange(start, stop, device=device, dtype=torch.long)
-    shifts = torch.arange(d - 1, -1, -1, device=device)
-    return ((k.unsqueeze(1) >> shifts) & 1).to(dtype)
-
-
-def state_index(x: torch.Tensor) -> torch.Tensor:
-    """Index of each state in the lexicographic enumeration, shape ``(B,)``."""
-    d = x.shape[1]
-    weights = 2 ** torch.arange(d - 1, -1, -1, device=x.device, dtype=torch.long)
-    return (x.long() * weights).sum(1)
 
 
 def _double_model(model: EnergyModel) -> EnergyModel:

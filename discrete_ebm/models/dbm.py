@@ -1,7 +1,7 @@
 """Deep Boltzmann machine with binary layers ``x_0 = v, x_1 = h¹, ..., x_L = h^L`` (L ≥ 2).
 
 ``E(x) = −Σ_{l<L} x_lᵀ W_l x_{l+1} − Σ_l b_lᵀ x_l`` with ``W_l`` of shape ``(n_l, n_{l+1})``
-(the RBM convention of DESIGN.md, stacked). Layers of equal parity do not interact, so
+(the RBM convention ``E = −vᵀWh − bᵀv − cᵀh``, stacked). Layers of equal parity do not interact, so
 given the even layers the odd ones are independent Bernoullis and vice versa: one block
 Gibbs sweep redraws all odd layers, then all even layers; and either parity class can be
 summed out analytically:
@@ -33,18 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_positive_int, check_states
+from ..states import all_states
 from .base import EnergyModel
 
 
 def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
     return (u < p).to(p.dtype)
-
-
-def _binary_states(k: int, start: int, stop: int, *, dtype, device) -> torch.Tensor:
-    idx = torch.arange(start, stop, device=device, dtype=torch.long)
-    shifts = torch.arange(k - 1, -1, -1, device=device)
-    return ((idx.unsqueeze(1) >> shifts) & 1).to(dtype)
 
 
 def _entropy(mu: torch.Tensor) -> torch.Tensor:
@@ -214,7 +209,7 @@ class DBM(EnergyModel):
         B = v.shape[0]
         terms = []
         for a in range(0, 2**k, 4096):
-            s = _binary_states(k, a, min(a + 4096, 2**k), dtype=v.dtype, device=v.device)
+            s = all_states(k, a, min(a + 4096, 2**k), dtype=v.dtype, device=v.device)
             S = s.shape[0]
             layers: list = [None] * self.n_layers
             layers[0] = v.repeat_interleave(S, 0)
@@ -257,7 +252,7 @@ class DBM(EnergyModel):
             out = []
             for a in range(0, 2**k, chunk_size):
                 stop = min(a + chunk_size, 2**k)
-                s = _binary_states(k, a, stop, dtype=torch.float64, device=self.device)
+                s = all_states(k, a, stop, dtype=torch.float64, device=self.device)
                 layers: list = [None] * self.n_layers
                 for l, p in zip(kept, torch.split(s, [self.layer_sizes[l] for l in kept], 1)):
                     layers[l] = p

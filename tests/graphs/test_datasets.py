@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from discrete_ebm.data.paths import data_dir
-from graphs.convert import (
+from discrete_ebm.graphs.convert import (
     dense_to_pyg,
     dense_to_states,
     fixed_mask,
@@ -21,7 +21,7 @@ from graphs.convert import (
     states_to_dense,
     states_to_graphs,
 )
-from graphs.datasets import ego_graphs, ego_small, load_citeseer
+from discrete_ebm.graphs.datasets import ego_graphs, ego_small, load_citeseer
 
 
 def test_ego_small_split():

@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from graphs.experiment import EgoConfig
+from discrete_ebm.graphs.experiment import EgoConfig
 
 DRIVER = Path(__file__).resolve().parents[2] / "benchmarks" / "ego_small.py"
 

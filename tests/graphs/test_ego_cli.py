@@ -8,8 +8,8 @@ import networkx as nx
 import pytest
 
 from discrete_ebm.cli import main
-from graphs.datasets import ego_small
-from graphs.metrics import graph_mmds
+from discrete_ebm.graphs.datasets import ego_small
+from discrete_ebm.graphs.metrics import graph_mmds
 
 TINY = [
     "--steps",

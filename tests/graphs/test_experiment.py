@@ -1,4 +1,4 @@
-"""The Ego-small protocol helpers of ``graphs.experiment``."""
+"""The Ego-small protocol helpers of ``discrete_ebm.graphs.experiment``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import networkx as nx
 import pytest
 import torch
 
-from graphs.datasets import ego_small
-from graphs.experiment import (
+from discrete_ebm.graphs.datasets import ego_small
+from discrete_ebm.graphs.experiment import (
     EgoConfig,
     generate_ego,
     protocol_graphs,
     train_ego,
     validation_split,
 )
-from graphs.metrics import graph_mmds
+from discrete_ebm.graphs.metrics import graph_mmds
 
 
 def test_validation_split_holds_out_training_graphs_only():
@@ -52,7 +52,7 @@ def test_nothing_assumes_node_0_is_the_ego_centre():
     cfg = EgoConfig(steps=2, n_negatives=2, hidden=8, n_layers=1, sample_steps=3, device="cpu")
     model, _, _ = train_ego(cfg, s)
     gen = torch.Generator().manual_seed(0)
-    from graphs.convert import graphs_to_states
+    from discrete_ebm.graphs.convert import graphs_to_states
 
     perm = [
         nx.relabel_nodes(g, dict(zip(g.nodes(), torch.randperm(len(g), generator=gen).tolist())))

@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from graphs.convert import dense_to_states, fixed_mask, free_edge_mask, states_to_dense
-from graphs.energy import GraphEnergy
-from graphs.objectives import GraphBernoulliED, GraphGridED
+from discrete_ebm import objectives
+from discrete_ebm.graphs.convert import dense_to_states, fixed_mask, free_edge_mask, states_to_dense
+from discrete_ebm.graphs.energy import GraphEnergy
+from discrete_ebm.graphs.objectives import GraphBernoulliED, GraphGridED
 
 N = 6
 
@@ -138,3 +139,21 @@ def test_multiscale_bernoulli_uses_one_epsilon_per_row():
         _check_valid(xn[:, j], x)
     with pytest.raises(ValueError, match="epsilon"):
         GraphBernoulliED(N, (0.1, 1.5))
+
+
+def test_registered_by_name():
+    """``objectives.make("graph-ed-*")`` builds the same objective (max_nodes from the model)."""
+    torch.manual_seed(0)
+    m = GraphEnergy(N, hidden=8, n_layers=2)
+    x = _data(11, seed=6)
+    by_name = objectives.make("graph-ed-bern", m, epsilon=0.25, n_negatives=4, w=1.0)
+    assert type(by_name) is GraphBernoulliED and by_name.max_nodes == N
+    direct = GraphBernoulliED(N, 0.25, n_negatives=4, w=1.0)
+    a = by_name(m, x, torch.Generator().manual_seed(7))
+    b = direct(m, x, torch.Generator().manual_seed(7))
+    assert float(a) == float(b)
+    grid = objectives.make("graph-ed-grid", max_nodes=N, n_negatives=3)
+    assert type(grid) is GraphGridED and (grid.max_nodes, grid.n_negatives) == (N, 3)
+    assert {"graph-ed-bern", "graph-ed-grid"} <= set(objectives.names())
+    with pytest.raises(ValueError, match="max_nodes"):
+        objectives.make("graph-ed-grid")

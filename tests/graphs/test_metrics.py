@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graphs.datasets import ego_small
-from graphs.metrics import (
+from discrete_ebm.graphs.datasets import ego_small
+from discrete_ebm.graphs.metrics import (
     clustering_mmd,
     degree_mmd,
     gaussian_emd_gram,

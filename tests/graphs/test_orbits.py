@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from networkx.algorithms.isomorphism import GraphMatcher
 
-from graphs.orbits import N_ORBITS, orbit_counts
+from discrete_ebm.graphs.orbits import N_ORBITS, orbit_counts
 
 
 def _templates():

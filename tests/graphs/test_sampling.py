@@ -9,11 +9,16 @@ import torch
 
 from discrete_ebm.evaluation import exact
 from discrete_ebm.evaluation.metrics import total_variation, tv_tolerance
+from discrete_ebm.graphs.convert import (
+    dense_to_states,
+    fixed_mask,
+    graphs_to_states,
+    num_edge_slots,
+)
+from discrete_ebm.graphs.energy import GraphEnergy
+from discrete_ebm.graphs.sampling import EdgeSampler, initial_states, sample_graphs
 from discrete_ebm.models.ising import IsingModel
 from discrete_ebm.samplers.gwg import GWGSampler
-from graphs.convert import dense_to_states, fixed_mask, graphs_to_states, num_edge_slots
-from graphs.energy import GraphEnergy
-from graphs.sampling import EdgeSampler, initial_states, sample_graphs
 
 N_CHAINS = 2000
 

@@ -1,0 +1,8 @@
+"""``python -m discrete_ebm ...``: the ``discrete-ebm`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
