@@ -6,7 +6,7 @@ BernoulliED (ε = 0.1, M = 32: 8,192 perturbed energies in one call) and PCD (25
 chains, one block-Gibbs sweep: 100 single-site updates on the dense model, 2 colours on the
 sparse one). The four are timed round-robin in one process, ``--rounds`` rounds of
 ``--steps`` steps each; medians of the per-round milliseconds per step. Prints ONE JSON line
-with the four figures and the ratios ED / PCD. Like ``fit``, it first raises glibc's malloc
+with the four figures and the ratios ED / PCD. Like the CLI, it first raises glibc's malloc
 thresholds (``discrete_ebm.cpu_allocator``); ``--default-malloc`` leaves them alone, to
 measure what that buys.
 

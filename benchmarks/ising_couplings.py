@@ -45,7 +45,7 @@ from discrete_ebm.threads import add_threads_argument, set_threads
 FULL_CELLS = [(10, 0.1), (10, 0.2), (10, 0.3), (10, 0.4), (10, 0.5), (9, -0.1), (9, -0.2)]
 QUICK_CELLS = [(10, 0.1), (9, -0.1)]
 OBJECTIVES = ["ed-bern", "ed-grid", "pl", "pcd"]
-#: −ln RMSE published for EB-GFN (Zhang et al., ICML 2022, Table 1), as quoted in the issue.
+#: −ln RMSE published for EB-GFN (Zhang et al., ICML 2022, Table 1; quoted secondhand).
 PUBLISHED_EBGFN = {(10, 0.1): 6.1, (9, -0.1): 5.7}
 
 

@@ -3,7 +3,10 @@
 Each subcommand lives in its own module of ``discrete_ebm.commands`` and defines
 ``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
 arguments, returning an exit code). Modules are discovered, so adding a use case is
-adding one file.
+adding one file. Every subcommand has the common options of ``commands._common``;
+``main`` applies ``--threads`` and the allocator setting (``keep_freed_memory``) once,
+before the subcommand runs. Command modules import their heavy dependencies inside
+``run``, so building the parser (``discrete-ebm --help``) stays light.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 
 from . import commands
 from .cpu_allocator import keep_freed_memory
+from .threads import set_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    try:
+        set_threads(getattr(args, "threads", None))
+    except ValueError as err:
+        parser.error(f"--threads: {err}")
     keep_freed_memory()  # every subcommand trains or samples on the CPU by default
     return int(args.func(args) or 0)
 

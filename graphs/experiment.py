@@ -3,8 +3,8 @@
 Protocol (EDP-GNN / GDSS): train on the 160 training graphs, generate as many graphs as the
 test set (40) with node counts drawn from the training set, remove isolated nodes, and
 report the degree, clustering and orbit MMD² against the 40 test graphs (and their
-average). Used by the ``discrete-ebm ego`` command and by the Ego-small example and
-benchmark scripts of the repository.
+average). Used by ``discrete_ebm.recipes.ego.run_ego_small`` (the ``discrete-ebm ego``
+command) and by the benchmark suite's Ego-small task.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 
 from discrete_ebm.devices import resolve_device
 from discrete_ebm.objectives import make
-from discrete_ebm.objectives.contrastive_divergence import ContrastiveDivergence
 from discrete_ebm.training import fit
 
 from .config import OBJECTIVES, EgoConfig
@@ -80,7 +79,7 @@ def make_objective(config: EgoConfig, model: GraphEnergy, node_counts: list[int]
         return make("graph-ed-grid", model, n_negatives=c.n_negatives, w=c.w)
     if config.objective == "cd":
         sampler = EdgeSampler(model, config.sampler, config.cd_updates, node_counts=node_counts)
-        return ContrastiveDivergence(sampler, k=1, persistent=True, init="data")
+        return make("pcd", model, sampler=sampler, k=1, init="data")
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}")
 
 

@@ -22,7 +22,7 @@ def random_rbm(n, m, scale, seed) -> RBM:
 
 
 def assert_close_to_exact(log_z: float, stderr: float, truth: float) -> None:
-    # the criterion: within 3 standard errors and within 0.1 nats
+    # the acceptance criterion: within 3 standard errors and within 0.1 nats
     assert abs(log_z - truth) < 3 * stderr, (log_z, stderr, truth)
     assert abs(log_z - truth) < 0.1, (log_z, stderr, truth)
     assert 0 < stderr < 0.1

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from discrete_ebm.cli import build_parser, main
-from discrete_ebm.commands.sample import onsager_magnetisation
+from discrete_ebm.recipes.lattice import onsager_magnetisation
 
 
 def test_help_lists_subcommands(capsys):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from discrete_ebm.commands.continuous import GRID, LIM, OBJECTIVES, train_toy
 from discrete_ebm.data.toy import log_density, sample_toy
 from discrete_ebm.evaluation.continuous_metrics import log_density_mse, square_grid
 from discrete_ebm.models.neural import GaussianBase
+from discrete_ebm.recipes.continuous import GRID, LIM, OBJECTIVES, train_toy
 
 THRESHOLD = 1.0
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from discrete_ebm.cli import main
-from discrete_ebm.commands.ising import build_objective, learn_couplings, select_support
 from discrete_ebm.data.ising import benchmark_rmse, lattice_model
 from discrete_ebm.models.ising import IsingModel
+from discrete_ebm.recipes.ising import build_objective, learn_couplings, select_support
 
 
 def test_select_support_is_symmetric_without_diagonal():

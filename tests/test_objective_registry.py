@@ -53,7 +53,11 @@ def test_sampler_objectives_need_the_model_and_build_the_sampler():
     assert lcd.buffer_size == 64 and lcd.k == 5
     with pytest.raises(ValueError, match="'pcd' needs model="):
         objectives.make("pcd")
-    with pytest.raises(ValueError, match="sampler must be 'block-gibbs', 'gibbs' or 'gwg'"):
+    own = GibbsSampler(ising)
+    assert objectives.make("pcd", model=ising, sampler=own).sampler is own
+    with pytest.raises(ValueError, match="sampler must be built on the model being trained"):
+        objectives.make("pcd", model=IsingModel(torch.zeros(5, 5), torch.zeros(5)), sampler=own)
+    with pytest.raises(ValueError, match="sampler must be 'block-gibbs', 'gibbs', 'gwg' or a"):
         objectives.make("pcd", model=ising, sampler="metropolis")
     with pytest.raises(ValueError, match="coloring applies to sampler='block-gibbs' only"):
         objectives.make("pcd", model=ising, sampler="gibbs", coloring=[[0]])

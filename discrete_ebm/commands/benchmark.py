@@ -3,7 +3,8 @@ what cost? Runs the declared suite of (task × objective × seed) cells and writ
 ``results.json`` (every cell: objective and settings, seed, steps, wall time, time per step,
 peak memory, held-out quality metrics, the metric-vs-time curve; failed cells with their
 error), ``results.md`` (tables and winners) and one PNG per task (metric vs wall time).
-An interrupted run resumes from the cells already in ``results.json``.
+An interrupted run resumes from the cells already in ``results.json``. The suite is
+``discrete_ebm.recipes.benchmark.run_benchmark``.
 """
 
 from __future__ import annotations
@@ -34,32 +35,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    from ..benchmark import run_suite, write_report
-    from ..benchmark.tasks import default_tasks
+    from ..recipes.benchmark import run_benchmark
 
     if args.device not in ("auto", "cpu"):
         say(args, "note: benchmark cells run on the CPU")
-    torch.manual_seed(args.seed)
-    tasks = default_tasks(args.tasks)
     try:
-        data = run_suite(
-            tasks,
+        result = run_benchmark(
             args.out,
             suite="quick" if args.quick else "full",
+            tasks=args.tasks,
+            only=args.only,
             resume=not args.no_resume,
             retry_failed=args.retry_failed,
+            seed=args.seed,
             progress=show_progress(args),
-            only=args.only,
         )
     except ValueError as err:  # argument errors (cells failing inside are recorded, not raised)
         raise SystemExit(f"--{err}") from None
-    md, pngs = write_report(data, args.out)
-    failed = [k for k, r in data["cells"].items() if r["status"] != "ok"]
     say(
         args,
-        f"wrote {args.out}/results.json, {md} and {len(pngs)} plot(s); "
-        f"{len(failed)} failed cell(s)",
+        f"wrote {result.results}, {result.report} and {len(result.plots)} plot(s); "
+        f"{len(result.failed)} failed cell(s)",
     )
     return 0

@@ -27,7 +27,8 @@ chains, ``l1 ∈ {0.01, 0.1, 1}``. A later copy of the script (the cyclical-DMAL
 prints ``torch.log(rmse)``, i.e. the natural log.
 
 How long the chains run (``LATTICE_SWEEPS``): measured with 400 chains from uniform random
-states, block Gibbs on the torus (see ``benchmarks/ising_couplings.py --mixing``):
+states, block Gibbs on the torus (2026-11-22, ``python benchmarks/ising_couplings.py --mixing``
+in the repository):
 
 =========  ======  =====================  ==========================================
 lattice    σ       IAT (sweeps) of U, |m|  ensemble mean energy settles after

@@ -5,6 +5,10 @@ given settings (the objective's own keyword arguments unless its entry says othe
 objectives that need the model being trained (those that own a sampler) take it as
 ``model``. ``register(name, factory)`` adds an entry (``factory(model=None, **settings)``);
 ``names()`` lists them. The graph package registers its objectives when it is imported.
+
+Contrastive divergence (``cd``, ``pcd``) takes ``sampler=``: ``"block-gibbs"`` (default,
+with an optional ``coloring``), ``"gibbs"``, ``"gwg"``, or a ``Sampler`` built on the model
+(e.g. the graph package's edge sampler).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..models.base import EnergyModel
+from ..samplers.base import Sampler
 from ..samplers.block_gibbs import BlockGibbsSampler
 from ..samplers.gibbs import GibbsSampler
 from ..samplers.gwg import GWGSampler
@@ -65,7 +70,12 @@ def _plain(cls) -> Callable[..., Objective]:
     return factory
 
 
-def _discrete_sampler(model: EnergyModel, kind: str, coloring):
+def _discrete_sampler(model: EnergyModel, kind, coloring) -> Sampler:
+    """A ``Sampler`` instance as given (built on ``model``), or one built by name."""
+    if isinstance(kind, Sampler):
+        if kind.model is not model:
+            raise ValueError("sampler must be built on the model being trained (model=)")
+        return kind
     if kind == "block-gibbs":
         return BlockGibbsSampler(model, coloring=coloring)
     if coloring is not None:
@@ -74,7 +84,9 @@ def _discrete_sampler(model: EnergyModel, kind: str, coloring):
         return GibbsSampler(model)
     if kind == "gwg":
         return GWGSampler(model)
-    raise ValueError(f"sampler must be 'block-gibbs', 'gibbs' or 'gwg', got {kind!r}")
+    raise ValueError(
+        f"sampler must be 'block-gibbs', 'gibbs', 'gwg' or a Sampler instance, got {kind!r}"
+    )
 
 
 def _contrastive_divergence(persistent: bool, name: str):

@@ -24,8 +24,8 @@ def split():
 
 def test_train_vs_test_reference(split):
     # README: train (160) vs test (40) reference MMD² degree 0.0142, clustering 0.0273,
-    # orbit 0.0044, all quoted to 4 decimals (so ±0.00005 is the rounding; the issue allows
-    # ±0.0005).
+    # orbit 0.0044, all quoted to 4 decimals (so ±0.00005 is the rounding; the acceptance
+    # tolerance is ±0.0005).
     assert degree_mmd(split.train, split.test) == pytest.approx(0.0142, abs=5e-4)
     assert clustering_mmd(split.train, split.test) == pytest.approx(0.0273, abs=5e-4)
     assert orbit_mmd(split.train, split.test) == pytest.approx(0.0044, abs=5e-4)

@@ -24,6 +24,8 @@ def default_tasks(names: list[str] | None = None) -> list:
     if names:
         unknown = set(names) - {t.name for t in tasks}
         if unknown:
-            raise ValueError(f"unknown task(s) {sorted(unknown)}; known: {[t.name for t in tasks]}")
+            raise ValueError(
+                f"tasks: unknown task(s) {sorted(unknown)}; known: {[t.name for t in tasks]}"
+            )
         tasks = [t for t in tasks if t.name in names]
     return tasks

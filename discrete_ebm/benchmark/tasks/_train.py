@@ -1,12 +1,13 @@
-"""Train in segments with evaluations in between (evaluation time is not training time)."""
+"""One ``fit`` with evaluations during training (evaluation time is not training time)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
-from ...training import fit
+from ...training import Evaluation, fit
 from ..suite import CellResult
 
 
@@ -23,26 +24,33 @@ def train_with_evaluations(
     generator: torch.Generator,
     l1: float = 0.0,
 ) -> CellResult:
-    """Run ``fit`` for ``steps`` optimiser steps split into ``n_evals`` segments (one Adam
-    optimiser throughout) and call ``evaluate()`` after each; the last evaluation is final."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    bounds = sorted({max(1, round(steps * (k + 1) / n_evals)) for k in range(n_evals)})
-    curve, done, seconds = [], 0, 0.0
-    metrics: dict = {}
-    for b in bounds:
-        hist = fit(
-            model,
-            objective,
-            data,
-            steps=b - done,
-            batch_size=batch_size,
-            optimizer=opt,
-            l1=l1,
-            generator=generator,
-            progress=False,
-        )
-        seconds += hist.seconds
-        done = b
-        metrics = evaluate()
-        curve.append({"step": done, "seconds": seconds, **metrics})
-    return CellResult(metrics=metrics, steps=done, train_seconds=seconds, curve=curve)
+    """``fit`` for ``steps`` optimiser steps (Adam at ``lr``) calling ``evaluate()`` every
+    ``⌈steps / n_evals⌉`` steps and after the last one (so at most ``n_evals`` times); the
+    last evaluation is the cell's final metrics, the records (step, training seconds,
+    metrics) its curve."""
+    every = max(1, math.ceil(steps / n_evals))
+    history = fit(
+        model,
+        objective,
+        data,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        l1=l1,
+        generator=generator,
+        progress=False,
+        evaluations=[Evaluation(lambda m: evaluate(), every=every)],
+    )
+    curve = [
+        {"step": r["step"], "seconds": r["seconds"], **_metrics(r)} for r in history.evaluations
+    ]
+    return CellResult(
+        metrics=_metrics(history.evaluations[-1]),
+        steps=history.steps,
+        train_seconds=history.seconds,
+        curve=curve,
+    )
+
+
+def _metrics(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in ("step", "epoch", "seconds")}

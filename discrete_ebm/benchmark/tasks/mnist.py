@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import torch
 
+from ... import objectives
 from ...data.images import load_mnist
 from ...evaluation import ais
 from ...models.neural import MLPEnergy
 from ...models.rbm import RBM
-from ...objectives.contrastive_divergence import ContrastiveDivergence
-from ...objectives.energy_discrepancy import BernoulliED, GaussianED
-from ...objectives.score_matching import DenoisingScoreMatching, SlicedScoreMatching
-from ...samplers.block_gibbs import BlockGibbsSampler
-from ...samplers.gwg import GWGSampler
 from ...samplers.langevin import grad_energy
 from ..suite import Cell, CellResult
 from ._train import train_with_evaluations
@@ -45,8 +41,13 @@ DISCRETE = ("rbm-pcd", "rbm-ed-bern")
 # an MLP on {0,1}^784 has no block structure: its PCD uses Gibbs-with-gradients and its AIS
 # single-site Gibbs (784 energy calls per temperature), so it runs in the full suite only
 DISCRETE_FULL = ("mlp-pcd", "mlp-ed-bern")
-CONTINUOUS = ("gaussian-ed", "ssm", "dsm")
 NOISE_SIGMA = 0.3
+#: continuous objective -> (registry name, settings)
+CONTINUOUS = {
+    "gaussian-ed": ("gaussian-ed", {"t": NOISE_SIGMA**2 / 4, "n_negatives": 4}),
+    "ssm": ("sliced-score-matching", {}),
+    "dsm": ("denoising-score-matching", {"sigma": NOISE_SIGMA}),
+}
 # both views: Adam at 1e-3, batches of 100, evaluated halfway and at the end
 TRAINING = {"n_evals": 2, "lr": 1e-3, "batch_size": 100}
 
@@ -81,17 +82,16 @@ class MnistTask:
         kind, objective_name = name.split("-", 1)
         if kind == "rbm":
             model = RBM(784, st["hidden"], generator=gen).init_from_data(train)
-            sampler = BlockGibbsSampler(model)
         else:
             model = MLPEnergy(784, (st["hidden"],), "silu", binary=True)
-            sampler = GWGSampler(model)
-        objective = (
-            ContrastiveDivergence(sampler, k=1, persistent=True)
-            if objective_name == "pcd"
+        if objective_name == "pcd":  # block Gibbs on the RBM, Gibbs-with-gradients on the MLP
+            sampler = "block-gibbs" if kind == "rbm" else "gwg"
+            objective = objectives.make("pcd", model=model, sampler=sampler, k=1)
+        else:
             # ε = 0.001 (≈ 1.6 flips per negative): at ε = 0.01 every negative of a digit is far
-            # worse than the digit and the loss saturates at log w (benchmarks/RESULTS_rbm.md)
-            else BernoulliED(epsilon=0.001, n_negatives=8)
-        )
+            # worse than the digit and the loss saturates at log w (RBM-500 on MNIST, 2026-11-22:
+            # the negatives carry 6e-7 of the softmax mass against the log w term)
+            objective = objectives.make("ed-bern", epsilon=0.001, n_negatives=8)
         marginals = ais.data_marginals(train)
         # the MLP's AIS path is single-site Gibbs: 784 energy calls per temperature
         n_chains, n_betas = st["ais"] if kind == "rbm" else st.get("ais_mlp", st["ais"])
@@ -111,11 +111,8 @@ class MnistTask:
         u = torch.rand(train.shape, generator=gen) / 256
         x = train * (255 / 256) + u
         model = MLPEnergy(784, (st["hidden"], st["hidden"]), "silu")
-        objective = {
-            "gaussian-ed": lambda: GaussianED(t=NOISE_SIGMA**2 / 4, n_negatives=4),
-            "ssm": SlicedScoreMatching,
-            "dsm": lambda: DenoisingScoreMatching(sigma=NOISE_SIGMA),
-        }[name]()
+        registered, settings = CONTINUOUS[name]
+        objective = objectives.make(registered, model=model, **settings)
         clean = test * (255 / 256) + 0.5 / 256
         noisy = clean + NOISE_SIGMA * torch.randn(
             clean.shape, generator=torch.Generator().manual_seed(7)

@@ -20,18 +20,11 @@ import math
 
 import torch
 
+from ... import objectives
 from ...data.toy import decode_gray, encode_gray, gray_step, sample_toy
 from ...evaluation import ais
 from ...evaluation.continuous_metrics import mmd2, square_grid
 from ...models.neural import MLPEnergy
-from ...objectives.contrastive_divergence import ContrastiveDivergence
-from ...objectives.energy_discrepancy import BernoulliED, GaussianED, GridED
-from ...objectives.pseudo_likelihood import PseudoLikelihood
-from ...objectives.score_matching import (
-    DenoisingScoreMatching,
-    ScoreMatching,
-    SlicedScoreMatching,
-)
 from ...samplers.gibbs import GibbsSampler
 from ...samplers.langevin import LangevinSampler
 from ..suite import Cell, CellResult
@@ -65,14 +58,38 @@ EVAL = {
         "grid": 200,
     },
 }
-CONTINUOUS = ("gaussian-ed", "sm", "ssm", "dsm", "langevin-cd")
-DISCRETE = ("ed-bern", "ed-grid", "pl", "cd-gibbs", "cd-gwg")
+#: objective -> (registry name, settings), per view
+CONTINUOUS = {
+    "gaussian-ed": ("gaussian-ed", {"t": 0.05, "n_negatives": 16}),
+    "sm": ("score-matching", {}),
+    "ssm": ("sliced-score-matching", {}),
+    "dsm": ("denoising-score-matching", {"sigma": 0.1}),
+    "langevin-cd": (
+        "langevin-cd",
+        {
+            "step_size": 0.005,
+            "k": 20,
+            "persistent": True,
+            "n_chains": 256,
+            "buffer_size": 5000,
+            "reinit_prob": 0.05,
+            "init": "noise",
+            "energy_reg": 0.1,
+        },
+    ),
+}
+DISCRETE = {
+    "ed-bern": ("ed-bern", {"epsilon": 0.1, "n_negatives": 32}),
+    "ed-grid": ("ed-grid", {"n_negatives": 32}),
+    "pl": ("pl", {}),
+    "cd-gibbs": ("pcd", {"sampler": "gibbs", "k": 1}),
+    "cd-gwg": ("pcd", {"sampler": "gwg", "k": 32}),
+}
 
 
-def _gwg_sampler(model):
-    from ...samplers.gwg import GWGSampler
-
-    return GWGSampler(model)
+def _objective(table: dict, name: str, model):
+    registered, settings = table[name]
+    return objectives.make(registered, model=model, **settings)
 
 
 class Toy2DTask:
@@ -128,22 +145,7 @@ class Toy2DTask:
     # ------------------------------------------------------------ continuous
     def _run_continuous(self, name, train, test, steps, gen, ev, n_evals) -> CellResult:
         model = MLPEnergy(2, (64, 64), "silu")
-        objective = {
-            "gaussian-ed": lambda: GaussianED(t=0.05, n_negatives=16),
-            "sm": ScoreMatching,
-            "ssm": SlicedScoreMatching,
-            "dsm": lambda: DenoisingScoreMatching(sigma=0.1),
-            "langevin-cd": lambda: ContrastiveDivergence(
-                LangevinSampler(model, step_size=0.005),
-                k=20,
-                persistent=True,
-                n_chains=256,
-                buffer_size=5000,
-                reinit_prob=0.05,
-                init="noise",
-                energy_reg=0.1,
-            ),
-        }[name]()
+        objective = _objective(CONTINUOUS, name, model)
 
         def evaluate() -> dict:
             return {
@@ -168,13 +170,7 @@ class Toy2DTask:
         codes = encode_gray(train.double(), BITS, x_range=X_RANGE).float()
         test_codes = encode_gray(test.double(), BITS, x_range=X_RANGE).float()
         model = MLPEnergy(2 * BITS, (64, 64), "silu", binary=True)
-        objective = {
-            "ed-bern": lambda: BernoulliED(epsilon=0.1, n_negatives=32),
-            "ed-grid": lambda: GridED(n_negatives=32),
-            "pl": PseudoLikelihood,
-            "cd-gibbs": lambda: ContrastiveDivergence(GibbsSampler(model), k=1, persistent=True),
-            "cd-gwg": lambda: ContrastiveDivergence(_gwg_sampler(model), k=32, persistent=True),
-        }[name]()
+        objective = _objective(DISCRETE, name, model)
         marginals = ais.data_marginals(codes)
 
         def evaluate() -> dict:
