@@ -250,3 +250,13 @@ def test_fit_leaves_malloc_alone(monkeypatch):
     monkeypatch.setattr(cpu_allocator, "keep_freed_memory", lambda: called.append(1) or True)
     _fit(steps=2, objective=BernoulliED(n_negatives=2))
     assert called == []
+
+
+def test_resuming_with_or_without_a_scheduler_unlike_the_checkpoint_is_refused(tmp_path):
+    ckpt = tmp_path / "s.pt"
+    _fit(steps=2, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written with no scheduler; resume it alike"):
+        _fit(steps=4, checkpoint=ckpt, scheduler=linear_decay(4))
+    _fit(steps=2, checkpoint=tmp_path / "t.pt", scheduler=linear_decay(4))
+    with pytest.raises(ValueError, match="written with a scheduler; resume it alike"):
+        _fit(steps=4, checkpoint=tmp_path / "t.pt")

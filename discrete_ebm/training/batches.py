@@ -110,9 +110,13 @@ class Batches:
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["shuffle_generator"].cpu())
         self.epoch_state = state["epoch_shuffle_state"].cpu()
-        saved = state.get("epoch_loader_states")
-        if saved is not None and len(saved) == len(self.loader_gens):
-            self.loader_states = [t.cpu() for t in saved]
+        saved = state["epoch_loader_states"]
+        if len(saved) != len(self.loader_gens):
+            raise ValueError(
+                f"the checkpoint holds {len(saved)} data-loader random streams, this data "
+                f"has {len(self.loader_gens)}: it was written for other data"
+            )
+        self.loader_states = [t.cpu() for t in saved]
 
 
 def _check_rows(data, model: nn.Module, dtype: torch.dtype) -> torch.Tensor:

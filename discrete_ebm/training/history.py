@@ -115,9 +115,9 @@ class History:
             loss=[float(v) for v in d["loss"]],
             metrics={k: [float(x) for x in v] for k, v in d["metrics"].items()},
             elapsed=[float(v) for v in d["elapsed"]],
-            epochs=int(d.get("epochs", 0)),
-            evaluations=[dict(r) for r in d.get("evaluations", [])],
-            eval_seconds=float(d.get("eval_seconds", 0.0)),
+            epochs=int(d["epochs"]),
+            evaluations=[dict(r) for r in d["evaluations"]],
+            eval_seconds=float(d["eval_seconds"]),
         )
 
     @classmethod

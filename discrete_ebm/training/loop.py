@@ -163,7 +163,10 @@ class _Run:
         state = load_checkpoint(self.ckpt, device)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
+        if (self.scheduler is None) != (state["scheduler"] is None):
+            had = "no scheduler" if state["scheduler"] is None else "a scheduler"
+            raise ValueError(f"checkpoint {self.ckpt} was written with {had}; resume it alike")
+        if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.batch_pos = state["step"], state["epoch"], state["batch_pos"]
         self.generator.set_state(state["generator"].cpu())
