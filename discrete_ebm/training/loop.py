@@ -284,23 +284,28 @@ def _train(run: _Run, epochs, steps, callbacks, evaluator, checkpoint_every, bar
     stop = False
     n_batches = run.batches.n_batches
     while not finished() and not stop:
-        start = run.batch_pos
+        start, seen = run.batch_pos, 0
         for x in run.batches.epoch(start):
-            x = x.to(device=run.device, dtype=run.dtype, non_blocking=True)
-            loss = run.train_step(x, seconds)
+            seen += 1
+            loss = run.train_step(x.to(device=run.device, dtype=run.dtype), seconds)
+            epoch_done = n_batches is not None and run.batch_pos >= n_batches
+            if epoch_done:
+                run.end_epoch()
             bar.update(1)
             if math.isfinite(loss):
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             stop = any([cb(run.step, run.model, run.history) is True for cb in callbacks])
             evaluator.after_step(run.step, run.epoch, seconds())
+            if epoch_done:
+                evaluator.after_epoch(run.step, run.epoch, seconds())
             if run.ckpt is not None and run.step % checkpoint_every == 0:
                 run.save()
-            if stop or (steps is not None and run.step >= steps):
+            if stop or epoch_done or (steps is not None and run.step >= steps):
                 break
-        if run.batch_pos == start and start == 0:
-            raise ValueError("data yielded no batch in an epoch: nothing to train on")
-        if run.batch_pos >= (n_batches or math.inf) or not (stop or run.step == steps):
-            run.end_epoch()  # the epoch ran out, or stopped on its last batch
+        else:  # the data ran out: a loader without a length ends its epoch here
+            if seen == 0 and start == 0:
+                raise ValueError("data yielded no batch in an epoch: nothing to train on")
+            run.end_epoch()
             evaluator.after_epoch(run.step, run.epoch, seconds())
     evaluator.at_end(run.step, run.epoch, seconds())
 
