@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write
+
 
 def _mean_std(values: list[float]) -> str:
     if not values:
@@ -331,5 +333,6 @@ def write_report(data: dict, out_dir: str | Path) -> tuple[Path, list[Path]]:
     header = f"# Benchmark results ({data.get('suite', '?')} suite)\n\n"
     m = data.get("machine", {})
     header += f"torch {m.get('torch')}, {m.get('threads')} threads, {m.get('platform')}\n\n"
-    md.write_text(header + markdown_table(data))
+    text = header + markdown_table(data)
+    atomic_write(md, lambda tmp: tmp.write_text(text))
     return md, plot_curves(data, out)

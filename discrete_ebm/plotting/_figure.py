@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..io import atomic_write
+
 
 def pyplot():
     """Import ``matplotlib.pyplot`` with a non-interactive backend."""
@@ -16,9 +18,12 @@ def pyplot():
 
 
 def save(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Save and close a figure; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    pyplot().close(fig)
-    return path
+    """Save (atomically, in the format of ``path``'s suffix) and close a figure; returns
+    the path."""
+    fmt = Path(path).suffix.lstrip(".") or None
+    try:
+        return atomic_write(
+            path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+        )
+    finally:
+        pyplot().close(fig)
