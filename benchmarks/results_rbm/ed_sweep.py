@@ -1,4 +1,4 @@
-"""Scratch sweep behind the energy-discrepancy notes in benchmarks/RESULTS_rbm.md.
+"""The sweep behind the energy-discrepancy notes in benchmarks/RESULTS_rbm.md.
 
 One BernoulliED run of an RBM-500 on the first ``rows`` dynamically binarised training
 images for ``steps`` Adam (or SGD) steps of batch 100. Prints saturation diagnostics at the
@@ -24,7 +24,7 @@ from discrete_ebm.data.images import load_mnist
 from discrete_ebm.evaluation import ais
 from discrete_ebm.models.rbm import RBM
 from discrete_ebm.objectives.energy_discrepancy import BernoulliED
-from discrete_ebm.training import fit
+from discrete_ebm.training import Evaluation, fit
 
 
 def main(cfg: dict) -> None:
@@ -40,7 +40,7 @@ def main(cfg: dict) -> None:
     M, log_w = cfg["M"], math.log(cfg.get("w", 1.0))
     obj = BernoulliED(epsilon=cfg["eps"], n_negatives=M, w=cfg.get("w", 1.0))
 
-    def diagnose(tag: str) -> None:
+    def diagnose(tag: str) -> dict:
         with torch.no_grad():
             x = train[:200]
             gd = torch.Generator().manual_seed(9)
@@ -55,6 +55,7 @@ def main(cfg: dict) -> None:
             f"loss-logw {excess:.2e}",
             flush=True,
         )
+        return {"softmax_mass": float(mass), "loss_minus_log_w": float(excess)}
 
     diagnose("start")
     steps, warm = cfg["steps"], cfg.get("warmup", 0)
@@ -62,18 +63,26 @@ def main(cfg: dict) -> None:
         opt = torch.optim.Adam(rbm.parameters(), lr=cfg["lr"])
     else:
         opt = torch.optim.SGD(rbm.parameters(), lr=cfg["lr"])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0
-    )
+    every = max(1, steps // 4)
+    done = [0]
 
-    def callback(step, model, history):
-        sched.step()
-        if step % max(1, steps // 4) == 0:
-            diagnose(f"step {step}")
+    def quarterly(model) -> dict:
+        done[0] += every
+        return diagnose(f"step {done[0]}")
 
     t = time.perf_counter()
-    fit(rbm, obj, train, steps=steps, batch_size=100, optimizer=opt, generator=g,
-        callbacks=[callback], progress=False)  # fmt: skip
+    fit(
+        rbm,
+        obj,
+        train,
+        steps=steps,
+        batch_size=100,
+        optimizer=opt,
+        scheduler=(lambda s: min(1.0, (s + 1) / warm)) if warm else None,
+        evaluations=[Evaluation(quarterly, every=every, at_end=False)],
+        generator=g,
+        progress=False,
+    )
     secs = time.perf_counter() - t
     log_z, se = ais.log_partition(
         rbm,
