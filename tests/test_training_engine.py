@@ -260,3 +260,56 @@ def test_resuming_with_or_without_a_scheduler_unlike_the_checkpoint_is_refused(t
     _fit(steps=2, checkpoint=tmp_path / "t.pt", scheduler=linear_decay(4))
     with pytest.raises(ValueError, match="written with a scheduler; resume it alike"):
         _fit(steps=4, checkpoint=tmp_path / "t.pt")
+
+
+class _Rows(torch.utils.data.IterableDataset):
+    """56 rows and no length: fit learns where an epoch ends when the rows run out."""
+
+    def __iter__(self):
+        yield from _data(56)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resume_with_a_loader_without_length_keeps_the_epoch_end_evaluations(tmp_path):
+    def run(ckpt, stop_at=None):
+        def cb(step, model, history):
+            if step == stop_at:
+                raise _Stop
+
+        evaluations = [
+            Evaluation(lambda m: {"a": m.J.sum()}, every=7),
+            Evaluation(lambda m: {"b": m.J.abs().sum()}, at_epoch_end=True, at_end=False),
+        ]
+        loader = torch.utils.data.DataLoader(_Rows(), batch_size=8)
+        model, hist = _fit(
+            data=loader,
+            epochs=3,
+            evaluations=evaluations,
+            callbacks=[cb],
+            checkpoint=ckpt,
+            checkpoint_every=7,
+            objective=BernoulliED(n_negatives=4),
+        )
+        return model, [{k: v for k, v in r.items() if k != "seconds"} for r in hist.evaluations]
+
+    straight, records = run(None)
+    # 7 batches per epoch: every 7th step is an epoch end, both evaluations in one record
+    assert [(r["step"], r["epoch"], sorted(r)) for r in records] == [
+        (7 * e, e, ["a", "b", "epoch", "step"]) for e in (1, 2, 3)
+    ]
+    ckpt = tmp_path / "it.pt"
+    with pytest.raises(_Stop):
+        run(ckpt, stop_at=10)
+    resumed, records2 = run(ckpt)
+    assert records2 == records
+    assert torch.equal(resumed.J, straight.J)
+
+
+def test_evaluation_results_must_be_dicts_without_the_records_keys():
+    with pytest.raises(ValueError, match=r"reserved key\(s\) \['step'\]"):
+        _fit(steps=2, evaluations=[lambda m: {"step": 99.0}])
+    with pytest.raises(TypeError, match="must return a dict of numbers, got float"):
+        _fit(steps=2, evaluations=[lambda m: 1.0])

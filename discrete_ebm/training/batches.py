@@ -77,23 +77,27 @@ class Batches:
             raise ValueError(f"batch_size ({batch_size}) exceeds the {n} rows with drop_last=True")
         self.loader_gens, self.loader_states = [], []
 
-    def epoch(self, skip: int) -> Iterator[torch.Tensor]:
-        """The batches of the current epoch after the first ``skip``."""
+    def epoch(self, skip: int) -> Iterator[tuple[torch.Tensor, bool]]:
+        """The batches of the current epoch after the first ``skip``, each with whether it
+        is the epoch's last (a loader is read one batch ahead to know)."""
         if self.loader is None:
             self.generator.set_state(self.epoch_state)
             n, bs = self.data.shape[0], self.batch_size
             order = torch.randperm(n, generator=self.generator) if self.shuffle else None
             for i in range(skip, self.n_batches):
                 rows = slice(i * bs, (i + 1) * bs)
-                yield self.data[order[rows]] if order is not None else self.data[rows]
+                x = self.data[order[rows]] if order is not None else self.data[rows]
+                yield x, i == self.n_batches - 1
             return
         for g, st in zip(self.loader_gens, self.loader_states):
             g.set_state(st)
         it = iter(self.loader)
         for _ in range(skip):
             next(it)
-        for item in it:
-            yield _first_tensor(item)
+        ahead = next(it, None)
+        while ahead is not None:
+            x, ahead = ahead, next(it, None)
+            yield _first_tensor(x), ahead is None
 
     def end_epoch(self) -> None:
         """Remember where the next epoch's random streams start."""

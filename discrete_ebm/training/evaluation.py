@@ -23,6 +23,8 @@ class Evaluation:
 
     Each run appends ``{"step", "epoch", "seconds", **metrics}`` to ``History.evaluations``;
     ``seconds`` is the training time so far: time spent evaluating is not training time.
+    ``fn`` runs with the model in eval mode (its training mode is restored afterwards) and
+    must return a dict of numbers whose names are not ``step``, ``epoch`` or ``seconds``.
     """
 
     fn: Callable[[nn.Module], dict]
@@ -50,6 +52,21 @@ def check_evaluations(evaluations: Iterable) -> list[Evaluation]:
         else:
             raise TypeError(f"evaluations must be Evaluation objects or callables, got {e!r}")
     return out
+
+
+_RESERVED = ("step", "epoch", "seconds")
+
+
+def _metrics(values) -> dict[str, float]:
+    """An evaluation's result as floats; the record's own keys are refused."""
+    if not isinstance(values, dict):
+        raise TypeError(
+            f"an Evaluation fn must return a dict of numbers, got {type(values).__name__}"
+        )
+    clash = [k for k in values if k in _RESERVED]
+    if clash:
+        raise ValueError(f"an Evaluation fn returned the reserved key(s) {clash}: rename them")
+    return {str(k): as_float(v) for k, v in values.items()}
 
 
 class Evaluator:
@@ -99,7 +116,7 @@ class Evaluator:
         self.model.eval()
         try:
             for e in due:
-                record.update({k: as_float(v) for k, v in e.fn(self.model).items()})
+                record.update(_metrics(e.fn(self.model)))
                 self._ran_at[id(e)] = step
         finally:
             self.model.train(was_training)

@@ -282,31 +282,27 @@ def _train(run: _Run, epochs, steps, callbacks, evaluator, checkpoint_every, bar
         )
 
     stop = False
-    n_batches = run.batches.n_batches
     while not finished() and not stop:
         start, seen = run.batch_pos, 0
-        for x in run.batches.epoch(start):
+        for x, last in run.batches.epoch(start):
             seen += 1
             loss = run.train_step(x.to(device=run.device, dtype=run.dtype), seconds)
-            epoch_done = n_batches is not None and run.batch_pos >= n_batches
-            if epoch_done:
+            if last:
                 run.end_epoch()
             bar.update(1)
             if math.isfinite(loss):
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             stop = any([cb(run.step, run.model, run.history) is True for cb in callbacks])
             evaluator.after_step(run.step, run.epoch, seconds())
-            if epoch_done:
+            if last:
                 evaluator.after_epoch(run.step, run.epoch, seconds())
             if run.ckpt is not None and run.step % checkpoint_every == 0:
                 run.save()
-            if stop or epoch_done or (steps is not None and run.step >= steps):
+            if stop or last or (steps is not None and run.step >= steps):
                 break
-        else:  # the data ran out: a loader without a length ends its epoch here
-            if seen == 0 and start == 0:
+        else:
+            if seen == 0:
                 raise ValueError("data yielded no batch in an epoch: nothing to train on")
-            run.end_epoch()
-            evaluator.after_epoch(run.step, run.epoch, seconds())
     evaluator.at_end(run.step, run.epoch, seconds())
 
 
@@ -380,9 +376,14 @@ def fit(
         shuffle: reshuffle tensor data every epoch.
         drop_last: skip the last, incomplete batch of each epoch of tensor data.
 
+    With ``l1 > 0`` the penalty's (sub)gradient is added to what ``write_gradients``
+    wrote, and an objective's own ``update`` is not used (it has no gradient to add to).
+
     Returns the ``History``. Raises ``TrainingDiverged`` (a ``FloatingPointError``) naming
     the step if the loss, or the gradient of any parameter (named in the error), is NaN or
-    infinite; no optimiser step is taken and the last checkpoint file is left as it was.
+    infinite: no optimiser step is taken. After an objective's own ``update`` the
+    parameters are checked instead (that step was applied). Either way the last checkpoint
+    file is left as it was.
     """
     _check_arguments(model, objective, epochs, steps, batch_size, checkpoint_every, l1, generator)
     callbacks = list(callbacks)
