@@ -119,6 +119,8 @@ def test_every_example_is_checked():
 def runs(tmp_path_factory):
     """Start every example at once; ``{script: (folder, process) or None if skipped}``."""
     env = {**os.environ, "DISCRETE_EBM_QUICK": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    if "DISCRETE_EBM_DATA" in env:  # the scripts run in their own folders: an absolute path
+        env["DISCRETE_EBM_DATA"] = str(Path(env["DISCRETE_EBM_DATA"]).resolve())
     started = {}
     for script, (_, needs) in EXAMPLES.items():
         if needs is not None and not needs().is_file():
