@@ -94,8 +94,20 @@ def _check_binary_values(x: torch.Tensor, name: str) -> None:
     lo, hi = torch.aminmax(x)
     if bool(lo.isnan() | hi.isnan()):
         raise ValueError(f"{name} contains NaN")
-    if not (lo >= 0 and hi <= 1) or x.frac().sum() != 0:
+    if not (lo >= 0 and hi <= 1) or _fraction_sum(x) != 0:
         raise ValueError(f"{name} must be binary: every value 0. or 1. (got other values)")
+
+
+def _fraction_sum(x: torch.Tensor, block: int = 1 << 16) -> float:
+    """``Σ frac(x)``, in blocks of ``block`` values that stay in cache (a contiguous CPU
+    tensor of many rows is read once, without a full-size temporary)."""
+    if x.device.type != "cpu" or not x.is_contiguous() or x.numel() <= block:
+        return float(x.frac().sum())
+    flat, buf, total = x.reshape(-1), torch.empty(block, dtype=x.dtype), 0.0
+    for a in range(0, flat.numel(), block):
+        part = flat[a : a + block]
+        total += float(torch.frac(part, out=buf[: part.numel()]).sum())
+    return total
 
 
 def check_mask(mask, shape: tuple[int, int], *, name: str = "clamp") -> torch.Tensor:

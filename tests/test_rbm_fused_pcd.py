@@ -352,3 +352,14 @@ def test_a_diverging_owned_update_stops_and_keeps_the_last_checkpoint(tmp_path):
             checkpoint_every=1,
         )
     assert torch.equal(torch.load(ckpt, weights_only=True)["model"]["W"], saved)
+
+
+@pytest.mark.parametrize("where", [0, 70_000, 200 * 784 - 1])
+def test_the_blocked_binary_check_of_large_batches_finds_one_bad_value(where):
+    from discrete_ebm._validation import check_states
+
+    x = (torch.rand(200, 784, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    check_states(x, 784)
+    x.view(-1)[where] = 1e-45  # the smallest positive float: only its fractional part shows it
+    with pytest.raises(ValueError, match="x must be binary"):
+        check_states(x, 784)

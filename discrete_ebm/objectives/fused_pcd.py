@@ -47,15 +47,14 @@ def plain_sgd_rate(optimizer, params) -> float | None:
     if type(optimizer) is not torch.optim.SGD:
         return None
     groups = optimizer.param_groups
-    plain = all(
-        g["momentum"] == 0 and g["weight_decay"] == 0 and not g["nesterov"] and not g["maximize"]
-        for g in groups
-    )
-    owned = {id(p) for g in groups for p in g["params"]}
-    rates = {float(g["lr"]) for g in groups}
-    if not plain or owned != {id(p) for p in params} or len(rates) != 1:
+    lr = groups[0]["lr"]
+    for g in groups:
+        if g["momentum"] or g["weight_decay"] or g["nesterov"] or g["maximize"] or g["lr"] != lr:
+            return None
+    owned = [p for g in groups for p in g["params"]]
+    if len(owned) != len(params) or {id(p) for p in owned} != {id(p) for p in params}:
         return None
-    return rates.pop()
+    return float(lr)
 
 
 class FusedPCD(RBMPersistentCD):
@@ -89,7 +88,7 @@ class FusedPCD(RBMPersistentCD):
     def _prepare(self, rbm: RBM, x: torch.Tensor, generator) -> dict:
         """Chains, the re-laid ``W``, gradient buffers and work buffers (once per model)."""
         self.start_chains(rbm, x, generator)
-        key = (id(rbm), rbm.dtype, rbm.device)
+        key = (id(rbm), rbm.W.dtype, rbm.W.device)
         if self._buffers is not None and self._buffers["key"] == key:
             return self._buffers
         if self.uniforms == "numpy" and (

@@ -81,7 +81,9 @@ class RBMPersistentCD(Objective):
             raise ValueError(
                 f"chains have {self.chains.shape[1]} hidden units, the RBM has {rbm.n_hidden}"
             )
-        self.chains = self.chains.to(dtype=rbm.dtype, device=rbm.device)
+        W = rbm.W  # the model's dtype and device, without walking its parameters
+        if self.chains.dtype != W.dtype or self.chains.device != W.device:
+            self.chains = self.chains.to(dtype=W.dtype, device=W.device)
         return self.chains
 
     def write_gradients(
