@@ -4,39 +4,72 @@ Conventions: binary states are float tensors in {0, 1} of shape ``(B, d)``;
 ``energy(x)`` returns ``U(x)`` with ``p(x) ∝ exp(−U(x))``, shape ``(B,)``.
 """
 
-from . import cpu_allocator
-from .cpu_allocator import keep_freed_memory
-from .devices import resolve_device
-from .evaluation import ais, exact
-from .models import (
-    DBM,
-    RBM,
-    BernoulliBase,
-    ConvEnergy,
-    EnergyModel,
-    GaussianBase,
-    IsingModel,
-    MLPEnergy,
-    OffsetIsing,
-    QuadraticEnergy,
-)
-from .objectives import (
-    BernoulliED,
-    ContrastiveDivergence,
-    DBMEnergyDiscrepancy,
-    DBMPersistentCD,
-    DenoisingScoreMatching,
-    FusedPCD,
-    GaussianED,
-    GridED,
-    Objective,
-    PseudoLikelihood,
-    RBMPersistentCD,
-    ScoreMatching,
-    SlicedScoreMatching,
-)
-from .samplers import BlockGibbsSampler, GibbsSampler, GWGSampler, LangevinSampler, Sampler
-from .training import Evaluation, History, TrainingDiverged, cosine_decay, fit, linear_decay
+import importlib
+import importlib.util
+
+#: submodule -> the public names it defines. They load on first use (PEP 562), so
+#: ``import discrete_ebm`` loads no torch: the ``discrete-ebm`` command sets the OpenMP wait
+#: policy before torch starts (``discrete_ebm.threads``), and a program importing the
+#: library keeps its own settings.
+_EXPORTS = {
+    "cpu_allocator": ("keep_freed_memory",),
+    "devices": ("resolve_device",),
+    "evaluation": ("ais", "exact"),
+    "models": (
+        "DBM",
+        "RBM",
+        "BernoulliBase",
+        "ConvEnergy",
+        "EnergyModel",
+        "GaussianBase",
+        "IsingModel",
+        "MLPEnergy",
+        "OffsetIsing",
+        "QuadraticEnergy",
+    ),
+    "objectives": (
+        "BernoulliED",
+        "ContrastiveDivergence",
+        "DBMEnergyDiscrepancy",
+        "DBMPersistentCD",
+        "DenoisingScoreMatching",
+        "FusedPCD",
+        "GaussianED",
+        "GridED",
+        "Objective",
+        "PseudoLikelihood",
+        "RBMPersistentCD",
+        "ScoreMatching",
+        "SlicedScoreMatching",
+    ),
+    "samplers": ("BlockGibbsSampler", "GibbsSampler", "GWGSampler", "LangevinSampler", "Sampler"),
+    "training": (
+        "Evaluation",
+        "History",
+        "TrainingDiverged",
+        "cosine_decay",
+        "fit",
+        "linear_decay",
+    ),
+}
+_ORIGIN = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Load a public name (or a submodule such as ``discrete_ebm.models``) on first use."""
+    if name in _ORIGIN:
+        value = getattr(importlib.import_module(f"{__name__}.{_ORIGIN[name]}"), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,14 +53,28 @@ def as_tensor(x, *, name: str = "x", dtype=None, device=None) -> torch.Tensor:
     return t
 
 
+def values_checked(x: torch.Tensor) -> bool:
+    """Whether ``check_states`` reads the values of ``x`` here (not inside ``trusted_values()``
+    nor inside a ``torch.func`` transform, and only for a non-empty tensor)."""
+    return bool(x.numel()) and not _TRUSTED_VALUES.get() and not _values_hidden(x)
+
+
 def check_states(
-    x, dim: int | None, *, name: str = "x", binary: bool = True, allow_1d: bool = False
+    x,
+    dim: int | None,
+    *,
+    name: str = "x",
+    binary: bool = True,
+    allow_1d: bool = False,
+    owner: Callable[[str], str] | None = None,
 ) -> torch.Tensor:
     """Check a batch of states of shape ``(B, dim)``.
 
     Binary states must be a floating-point tensor with values in {0, 1}; continuous
     states a finite floating-point tensor. Returns ``x`` (2-D) unchanged otherwise. Values
     are not checked inside ``trusted_values()`` nor inside ``torch.func`` transforms.
+    ``owner(what)`` (``what`` is ``"dim"`` or ``"binary"``), when given, says where the
+    expected width or domain comes from; it is appended to those two errors.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(
@@ -76,10 +90,11 @@ def check_states(
     if dim is not None and x.shape[1] != dim:
         raise ValueError(
             f"{name} must have width {dim} (shape (B, {dim})), got shape {tuple(x.shape)}"
+            + (f": {owner('dim')}" if owner is not None else "")
         )
-    if x.numel() and not _TRUSTED_VALUES.get() and not _values_hidden(x):
+    if values_checked(x):
         if binary:
-            _check_binary_values(x, name)
+            _check_binary_values(x, name, owner)
         elif not torch.isfinite(x).all():
             if torch.isnan(x).any():
                 raise ValueError(f"{name} contains NaN")
@@ -87,15 +102,73 @@ def check_states(
     return x
 
 
-def _check_binary_values(x: torch.Tensor, name: str) -> None:
-    """Every value 0. or 1., in two passes: ``aminmax`` bounds the values to [0, 1] (a NaN
-    propagates into it), and inside [0, 1] only 0 and 1 have a zero fractional part (the
-    fractional parts are >= 0 there, so their sum is 0 iff all are)."""
+def _check_binary_values(x: torch.Tensor, name: str, owner=None) -> None:
+    """Every value 0. or 1. (see ``binary_values``)."""
+    verdict = binary_values(x)
+    if verdict is None:
+        raise ValueError(f"{name} contains NaN")
+    if not verdict:
+        raise ValueError(
+            f"{name} must be binary: every value 0. or 1. (got other values)"
+            + (f": {owner('binary')}" if owner is not None else "")
+        )
+
+
+def binary_values(x: torch.Tensor) -> bool | None:
+    """``True`` if every value of ``x`` is 0. or 1., ``False`` if not, ``None`` if ``x`` holds
+    a NaN. Two passes: ``aminmax`` bounds the values to [0, 1] (a NaN propagates into it),
+    and inside [0, 1] only 0 and 1 have a zero fractional part (the fractional parts are
+    >= 0 there, so their sum is 0 iff all are)."""
+    x = x.detach() if x.requires_grad else x
     lo, hi = torch.aminmax(x)
     if bool(lo.isnan() | hi.isnan()):
-        raise ValueError(f"{name} contains NaN")
-    if not (lo >= 0 and hi <= 1) or _fraction_sum(x) != 0:
-        raise ValueError(f"{name} must be binary: every value 0. or 1. (got other values)")
+        return None
+    return bool(lo >= 0 and hi <= 1) and _fraction_sum(x) == 0
+
+
+def check_rows(x, name: str = "x") -> None:
+    """A batch must have at least one row (an empty batch makes every mean NaN)."""
+    if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row, got shape {tuple(x.shape)}")
+
+
+def check_finite_parameters(module: torch.nn.Module, user: str) -> None:
+    """Every floating parameter and buffer of ``module`` finite, else a ``ValueError``
+    naming the first bad one.
+
+    Fast path: one float64 sum per tensor and a single synchronisation (a NaN or ±inf makes
+    the total non-finite; no full-size temporary). Only if the total is not finite are the
+    tensors checked one by one (a sum that overflowed on finite values passes there).
+    """
+    tensors = [
+        t
+        for group in (module.parameters(), module.buffers())
+        for t in group
+        if t.is_floating_point() and t.layout == torch.strided and t.numel()
+    ]
+    if not tensors:
+        return
+    with torch.no_grad():
+        total = torch.stack([t.sum(dtype=torch.float64) for t in tensors]).sum()
+        if bool(torch.isfinite(total)):
+            return
+        bad = next((t for t in tensors if not bool(torch.isfinite(t).all())), None)
+    if bad is None:
+        return
+    kind, n = next(
+        (kind, n)
+        for kind, group in (
+            ("parameter", module.named_parameters()),
+            ("buffer", module.named_buffers()),
+        )
+        for n, t in group
+        if t is bad
+    )
+    what = "NaN" if bool(torch.isnan(bad).any()) else "infinite values"
+    raise ValueError(
+        f"{type(module).__name__} {kind} {n!r} contains {what}; {user} needs finite "
+        "parameters (a training run that diverged? reload the last good checkpoint)"
+    )
 
 
 def _fraction_sum(x: torch.Tensor, block: int = 1 << 16) -> float:

@@ -3,28 +3,53 @@
 Each subcommand lives in its own module of ``discrete_ebm.commands`` and defines
 ``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
 arguments, returning an exit code). Modules are discovered, so adding a use case is
-adding one file. Every subcommand has the common options of ``commands._common``;
-``main`` applies ``--threads`` and the allocator setting (``keep_freed_memory``) once,
-before the subcommand runs. Command modules import their heavy dependencies inside
-``run``, so building the parser (``discrete-ebm --help``) stays light.
+adding one file. Every subcommand has the common options of ``commands._common``.
+
+``main`` first sets the OpenMP wait policy (``threads.set_openmp_environment``; torch is not
+loaded yet: ``import discrete_ebm`` loads it lazily), then builds the parser, applies
+``--threads`` and the allocator setting (``keep_freed_memory``) and runs the subcommand.
+Command modules import their heavy dependencies inside ``run``, so building the parser
+(``discrete-ebm --help``) stays light.
+
+Errors are one line on stderr, ``discrete-ebm <command>: error: <message>``, as argparse
+prints its own, without a traceback (``--debug`` or ``DISCRETE_EBM_DEBUG=1`` shows it): a
+flag rejected by the command (``SystemExit`` with a message) raises ``SystemExit(2)``, as
+argparse does; a ``ValueError`` or ``OSError`` (a missing data file among them) raised
+while the command runs returns exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from . import commands
-from .cpu_allocator import keep_freed_memory
-from .threads import set_threads
+from .threads import set_openmp_environment
+
+
+class UsageError(SystemExit):
+    """``SystemExit(2)`` whose ``str`` is the one-line message printed on stderr."""
+
+    def __init__(self, line: str):
+        super().__init__(2)
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.line
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discrete-ebm",
         description="Energy-based models on binary, graph and continuous spaces.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error (or set DISCRETE_EBM_DEBUG=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
@@ -35,7 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_line(command: str, message: str) -> str:
+    message = " ".join(str(message).split()) or "failed"
+    return f"discrete-ebm {command}: error: {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    set_openmp_environment()  # before build_parser: the command modules load torch
+    from .cpu_allocator import keep_freed_memory
+    from .threads import set_threads
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -46,7 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(f"--threads: {err}")
     keep_freed_memory()  # every subcommand trains or samples on the CPU by default
-    return int(args.func(args) or 0)
+    debug = args.debug or os.environ.get("DISCRETE_EBM_DEBUG", "0").strip() not in ("", "0")
+    try:
+        return int(args.func(args) or 0)
+    except SystemExit as stop:
+        if debug or stop.code is None or isinstance(stop.code, int):
+            raise
+        line = _error_line(args.command, stop.code)
+        print(line, file=sys.stderr)
+        raise UsageError(line) from None
+    except (ValueError, OSError) as err:
+        if debug:
+            raise
+        print(_error_line(args.command, err), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

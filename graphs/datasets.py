@@ -4,10 +4,16 @@ Ego-small (EDP-GNN, GDSS, energy-discrepancy papers): 200 radius-1 ego graphs of
 largest connected component of Citeseer with 4-17 nodes; split ``test = graphs[:40]``,
 ``train = graphs[40:]`` (no shuffle). The JSON ships inside the package, so ``ego_small()``
 needs no data directory.
+
+``load_citeseer`` reads the Planetoid pickle with an unpickler that admits only the two
+globals the file holds (``collections.defaultdict`` and ``list``) after checking the
+file's SHA-256 against the published file's, so a crafted file can run no code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import pickle
@@ -17,7 +23,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from discrete_ebm.data.paths import data_dir
+from discrete_ebm.data.paths import data_dir, missing_data
 from discrete_ebm.io import atomic_write
 
 __all__ = [
@@ -27,10 +33,17 @@ __all__ = [
     "ego_graphs",
     "save_graphs_json",
     "EGO_SMALL_TEST_SIZE",
+    "CITESEER_FILE",
+    "CITESEER_SHA256",
 ]
 
 #: size of the Ego-small test split (the first 40 graphs).
 EGO_SMALL_TEST_SIZE = 40
+#: the Planetoid graph file under the data folder, and the SHA-256 of the published file
+#: (kimiyoung/planetoid ``data/ind.citeseer.graph``, 61,987 bytes; the GraphRNN, EDP-GNN
+#: and GDSS repositories hold the same bytes)
+CITESEER_FILE = Path("citeseer") / "ind.citeseer.graph"
+CITESEER_SHA256 = "d79a4ef9d3e7169aee8946145f6b7306e35bc79bffad26346cfb94e10e9912a7"
 
 
 @dataclass
@@ -57,7 +70,12 @@ def _read_ego_json(root: str | os.PathLike | None) -> dict:
         return json.loads((Path(__file__).parent / "data" / "ego_small.json").read_text())
     path = data_dir(root) / "ego_small" / "ego_small.json"
     if not path.is_file():
-        raise FileNotFoundError(f"ego_small.json not found at {path} (root={root!r})")
+        raise missing_data(
+            "Ego-small",
+            Path("ego_small") / "ego_small.json",
+            root,
+            get="Leave --data out (root=None) to use the copy shipped with the package.",
+        )
     return json.loads(path.read_text())
 
 
@@ -84,21 +102,86 @@ def ego_small(root: str | os.PathLike | None = None, *, with_ids: bool = False) 
     return GraphSplit(train=graphs[k:], test=graphs[:k])
 
 
-def load_citeseer(root: str | os.PathLike | None = None) -> nx.Graph:
+class _PlanetoidUnpickler(pickle.Unpickler):
+    """Unpickles only what a Planetoid graph file holds: a ``defaultdict(list)`` of lists of
+    ints (Python-2 pickle, protocol 2). Any other global is refused before it is looked up,
+    so nothing in the file can be called."""
+
+    ALLOWED = frozenset(
+        {("collections", "defaultdict"), ("__builtin__", "list"), ("builtins", "list")}
+    )
+
+    def __init__(self, raw: bytes, path: Path):
+        super().__init__(io.BytesIO(raw), encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise ValueError(
+                f"{self.path}: refused global {module}.{name} (a Planetoid graph file holds "
+                "only a defaultdict of lists); the file is not the Citeseer graph"
+            )
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        raise ValueError(f"{self.path}: refused persistent id {pid!r}")
+
+
+def _read_planetoid_graph(path: Path, sha256: str | None) -> dict[int, list[int]]:
+    """The adjacency lists of a Planetoid ``ind.*.graph`` file, its SHA-256 checked first."""
+    raw = path.read_bytes()
+    if sha256 is not None:
+        got = hashlib.sha256(raw).hexdigest()
+        if got != sha256.lower():
+            raise ValueError(
+                f"{path}: SHA-256 {got} differs from the expected {sha256.lower()}; fetch the "
+                "published file with `discrete-ebm data fetch citeseer`, or pass sha256=None "
+                "to load another file (still through the restricted unpickler)"
+            )
+    try:
+        adj = _PlanetoidUnpickler(raw, path).load()
+    except ValueError:  # a refused global, named by find_class
+        raise
+    except Exception as err:  # truncated or malformed: pickle raises many kinds
+        raise ValueError(f"{path}: not a Planetoid graph pickle ({err!r})") from None
+    ok = isinstance(adj, dict) and all(
+        isinstance(k, int) and isinstance(v, list) and all(isinstance(u, int) for u in v)
+        for k, v in adj.items()
+    )
+    if not ok:
+        raise ValueError(f"{path}: expected a dict of int -> list of int adjacency lists")
+    return adj
+
+
+def load_citeseer(
+    root: str | os.PathLike | None = None, *, sha256: str | None = CITESEER_SHA256
+) -> nx.Graph:
     """The largest connected component of the Citeseer citation graph.
 
     Reads ``citeseer/ind.citeseer.graph`` (Planetoid, a Python-2 pickle of adjacency lists)
-    from the data directory (``root`` or ``$DISCRETE_EBM_DATA``), removes self-loops, keeps
-    the largest connected component and relabels its nodes ``0..K−1`` in increasing order of
+    from the data directory (``root``, else ``$DISCRETE_EBM_DATA``, else the cache folder;
+    ``discrete-ebm data fetch citeseer`` puts it there), removes self-loops, keeps the
+    largest connected component and relabels its nodes ``0..K−1`` in increasing order of
     their Planetoid ids (K = 2120).
+
+    Args:
+        sha256: the file's expected SHA-256 (default: the published file's); ``None`` skips
+            the check (a re-extracted or modified file), the restricted unpickler still
+            refusing every global but ``defaultdict`` and ``list``.
+
+    Raises :class:`~discrete_ebm.data.paths.DataNotFoundError` if the file is missing and
+    ``ValueError`` naming the file for a checksum mismatch, a refused global or bad content.
     """
-    path = data_dir(root) / "citeseer" / "ind.citeseer.graph"
+    path = data_dir(root) / CITESEER_FILE
     if not path.is_file():
-        raise FileNotFoundError(
-            f"Citeseer graph not found at {path}; pass root= or set $DISCRETE_EBM_DATA"
+        raise missing_data(
+            "Citeseer",
+            CITESEER_FILE,
+            root,
+            get="Get it with `discrete-ebm data fetch citeseer`, or point --data / "
+            "$DISCRETE_EBM_DATA at a folder holding citeseer/ind.citeseer.graph.",
         )
-    with open(path, "rb") as f:
-        adj_lists = pickle.load(f, encoding="latin1")  # noqa: S301 - trusted local data file
+    adj_lists = _read_planetoid_graph(path, sha256)
     g = nx.from_dict_of_lists(adj_lists)
     g.remove_edges_from(list(nx.selfloop_edges(g)))
     lcc = sorted(max(nx.connected_components(g), key=len))

@@ -278,52 +278,80 @@ def markdown_table(data: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(data: dict, out_dir: str | Path) -> list[Path]:
-    """One PNG per task: primary metric against training wall time, one colour per objective."""
-    from ..plotting._figure import pyplot, save
+def _curve_panels(data: dict, task: str) -> list[tuple[str, str, list[dict]]]:
+    """``(label, metric, cells)`` per panel of a task's figure: the groups of
+    :func:`winners` (the whole task, or each view where the views report different primary
+    metrics), each with its primary metric and its successful cells that have a curve."""
+    metrics = data["tasks"][task]["metrics"]
+    cells = [
+        r
+        for r in data["cells"].values()
+        if r["task"] == task and r["status"] == "ok" and r.get("curve")
+    ]
+    panels = []
+    for label, group_task, rows in _groups(data, summarise(data)):
+        found = _primary(rows, metrics) if group_task == task else None
+        if found is not None:
+            keys = set(rows)
+            panels.append(
+                (label, found[0], [r for r in cells if (r["view"], r["objective"]) in keys])
+            )
+    return panels or [(task, next(iter(metrics)), cells)]
+
+
+def _curve_panel(ax, cells: list[dict], metric: str, direction: str, colors: dict) -> None:
+    """``metric`` of each cell's curve against its training seconds, one colour per
+    view/objective (solid: continuous view, dashed: discrete)."""
+    seen = set()
+    for r in cells:
+        lab = f"{r['view']}/{r['objective']}"
+        pts = [(c["seconds"], c[metric]) for c in r["curve"] if metric in c]
+        pts = [(s, v) for s, v in pts if v is not None and math.isfinite(v)]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        style = "-" if r["view"] == "continuous" else "--"
+        ax.plot(
+            xs, ys, style, marker="o", ms=3, color=colors[lab], label=None if lab in seen else lab
+        )
+        seen.add(lab)
+    ax.set_xlabel("training wall time (s)")
+    ax.set_ylabel(metric + (" (lower is better)" if direction == "min" else " (higher is better)"))
+    if metric.startswith(("mmd", "rmse")) or "mmd" in metric:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if seen:
+        ax.legend(fontsize=7)
+
+
+def curve_figure(data: dict, task: str):
+    """A task's figure: one panel per :func:`_curve_panels` group (one for a task whose views
+    share a metric; one per view otherwise, e.g. MNIST's ``test_ll`` and ``denoise_gain``),
+    the group's primary metric against training wall time. Returns the ``Figure``."""
+    from ..plotting._figure import pyplot
 
     plt = pyplot()
-    paths = []
-    by_task = defaultdict(list)
-    for rec in data["cells"].values():
-        if rec["status"] == "ok" and rec.get("curve"):
-            by_task[rec["task"]].append(rec)
-    for task, recs in by_task.items():
-        metrics = data["tasks"][task]["metrics"]
-        primary = next(iter(metrics))
-        fig, ax = plt.subplots(figsize=(6, 4))
-        labels = sorted({f"{r['view']}/{r['objective']}" for r in recs})
-        colors = {lab: plt.cm.tab10(i % 10) for i, lab in enumerate(labels)}
-        seen = set()
-        for r in recs:
-            lab = f"{r['view']}/{r['objective']}"
-            pts = [(c["seconds"], c[primary]) for c in r["curve"] if primary in c]
-            pts = [(s, v) for s, v in pts if v is not None and math.isfinite(v)]
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            style = "-" if r["view"] == "continuous" else "--"
-            ax.plot(
-                xs,
-                ys,
-                style,
-                marker="o",
-                ms=3,
-                color=colors[lab],
-                label=None if lab in seen else lab,
-            )
-            seen.add(lab)
-        ax.set_xlabel("training wall time (s)")
-        ax.set_ylabel(
-            primary + (" (lower is better)" if metrics[primary] == "min" else " (higher is better)")
-        )
-        if primary.startswith(("mmd", "rmse")) or "mmd" in primary:
-            ax.set_yscale("log")
-        ax.set_title(task)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        paths.append(save(fig, Path(out_dir) / f"{task}.png"))
-    return paths
+    metrics = data["tasks"][task]["metrics"]
+    panels = _curve_panels(data, task)
+    labels = sorted({f"{r['view']}/{r['objective']}" for _, _, cells in panels for r in cells})
+    colors = {lab: plt.cm.tab10(i % 10) for i, lab in enumerate(labels)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (label, metric, cells) in zip(axes[0], panels):
+        _curve_panel(ax, cells, metric, metrics[metric], colors)
+        ax.set_title(label)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(data: dict, out_dir: str | Path) -> list[Path]:
+    """One PNG per task with curves (:func:`curve_figure`): each view's primary metric against
+    training wall time, one colour per objective."""
+    from ..plotting._figure import save
+
+    tasks = dict.fromkeys(
+        r["task"] for r in data["cells"].values() if r["status"] == "ok" and r.get("curve")
+    )
+    return [save(curve_figure(data, task), Path(out_dir) / f"{task}.png") for task in tasks]
 
 
 def write_report(data: dict, out_dir: str | Path) -> tuple[Path, list[Path]]:

@@ -173,10 +173,11 @@ def run_suite(
             todo.append((task, cell))
     from tqdm.auto import tqdm
 
+    # one bar over the cells; each cell shows its own (its training steps) beneath it
     bar = tqdm(todo, desc="benchmark", disable=not progress, unit="cell")
     for task, cell in bar:
         bar.set_postfix_str(cell.key)
-        data["cells"][cell.key] = run_cell(task, cell, progress=False)
+        data["cells"][cell.key] = run_cell(task, cell, progress=progress)
         _save(path, data)
     _save(path, data)
     return data

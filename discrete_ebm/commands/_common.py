@@ -1,4 +1,8 @@
-"""Arguments and helpers shared by subcommands (output folder, seed, device, threads, quiet)."""
+"""Arguments and helpers shared by subcommands (output folder, seed, device, threads, quiet).
+
+Output: results (the summary and the paths written) go to stdout with ``report``, always;
+progress and log messages to stderr with ``say`` (silenced by ``--quiet``).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str) -> Non
         "--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda:0', ..."
     )
     add_threads_argument(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or log messages (results still go to stdout)",
+    )
 
 
 def show_progress(args) -> bool:
@@ -26,6 +34,11 @@ def show_progress(args) -> bool:
 
 
 def say(args, message: str) -> None:
-    """Print ``message`` to stderr unless ``--quiet``."""
+    """Print a progress or log ``message`` to stderr unless ``--quiet``."""
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
+
+
+def report(message: str) -> None:
+    """Print a result (a summary line, the paths written) to stdout."""
+    print(message, flush=True)

@@ -15,7 +15,7 @@ import argparse
 
 from ..data.toy import TOY_DENSITIES
 from ..recipes.continuous import GRID, LIM, OBJECTIVES
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, say, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,5 +89,5 @@ def run(args) -> int:
             "results": toy.results,
         },
     )
-    say(args, f"wrote {path} and {png}")
+    report(f"wrote {path} and {png}")
     return 0

@@ -12,13 +12,13 @@ unless ``--noise`` is given). Writes ``OUT/denoise.png`` (clean | noisy | each m
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
 import torch
 
 from ..denoise.pipeline import ESTIMATORS
 from ..recipes.denoise import PRIORS, denoise_images, write_outputs
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, say, show_progress
 
 
 def register(subparsers) -> None:
@@ -31,6 +31,12 @@ def register(subparsers) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--images", help="clean images: .npy (n, H, W) of 0/1, or a folder of PNGs")
     src.add_argument("--noisy", help="already-noisy images: .npy (n, H, W) of 0/1 or PNG folder")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="binarise grey-level --images/--noisy: pixels >= T become 1 (e.g. 128 for 0-255)",
+    )
     p.add_argument("--n", type=int, default=100, help="MNIST test digits to use (default: 100)")
     p.add_argument(
         "--data", default=None, help="data folder with mnist/ (default: $DISCRETE_EBM_DATA)"
@@ -83,6 +89,8 @@ def _check_flags(args) -> None:
             "--missing hides pixels of the images this command corrupts itself; "
             "it cannot be combined with --noisy (already corrupted images)"
         )
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise SystemExit(f"--threshold must be a finite number, got {args.threshold}")
     if not (args.images or args.noisy) and args.n < 1:
         raise SystemExit(f"--n must be >= 1, got {args.n}")
     for name in _split(args.priors):
@@ -113,15 +121,16 @@ def run(args) -> int:
         chains=args.chains,
         anneal_sweeps=args.anneal_sweeps,
         estimate_noise=args.estimate_noise,
+        threshold=args.threshold,
         seed=args.seed,
         device=args.device,
         progress=show_progress(args),
         log=lambda message: say(args, message),
     )
-    write_outputs(result, args.out, rows=args.rows)
+    paths = write_outputs(result, args.out, rows=args.rows)
     best = result.summary["best"]
     if best is not None:
         error = result.summary["methods"][best]["error"]
-        say(args, f"best: {best} ({100 * error:.2f}% wrong pixels)")
-    say(args, f"wrote {Path(args.out) / 'denoise.png'}, denoise.json, denoised.npz")
+        report(f"best: {best} ({100 * error:.2f}% wrong pixels)")
+    report("wrote " + ", ".join(str(p) for p in paths))
     return 0

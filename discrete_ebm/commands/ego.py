@@ -19,7 +19,7 @@ import dataclasses
 import math
 
 from ..graphs.config import OBJECTIVES, EgoConfig
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, say, show_progress
 
 POSITIVE = ("negatives", "steps", "batch_size", "hidden", "layers", "sample_steps", "cd_updates")
 #: flag -> (EgoConfig field, type or choices, help); the default is the field's
@@ -106,11 +106,10 @@ def run(args) -> int:
             f"{m['degree']:.4f}, clustering {m['clustering']:.4f}, orbit {m['orbit']:.4f}"
         ),
     )
-    say(
-        args,
+    report(
         f"MMD² vs test: degree {m['degree']:.4f} clustering {m['clustering']:.4f} "
         f"orbit {m['orbit']:.4f} (average {m['average']:.4f}); "
         f"train {result.train_seconds:.0f}s, sample {result.sample_seconds:.0f}s",
     )
-    say(args, f"wrote {json_path}, {out / 'generated.json'} and {png}")
+    report(f"wrote {json_path}, {out / 'generated.json'} and {png}")
     return 0

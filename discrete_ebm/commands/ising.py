@@ -22,7 +22,7 @@ import math
 
 from ..data.ising import LATTICE_SAMPLES, LATTICE_SWEEPS
 from ..recipes.ising import DEFAULT_L1, DEFAULT_REFIT_THRESHOLD, OBJECTIVES
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, say, show_progress
 
 POSITIVE = ("samples", "sweeps", "steps", "batch_size", "negatives", "pcd_chains", "pcd_sweeps")
 
@@ -77,6 +77,8 @@ def _check(args) -> None:
         value = getattr(args, name)
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise SystemExit(f"--{name.replace('_', '-')} must be a finite number >= 0")
+    if not math.isfinite(args.sigma):
+        raise SystemExit(f"--sigma must be a finite number, got {args.sigma}")
     if not (args.lr > 0 and math.isfinite(args.lr)):
         raise SystemExit("--lr must be a finite number > 0")
     if not 0.0 < args.epsilon < 1.0:
@@ -138,7 +140,7 @@ def run(args) -> int:
         title=title,
     )
     if rmse is not None:
-        say(args, f"{args.objective}: RMSE(J/2) = {rmse:.5f}, −ln RMSE = {-math.log(rmse):.2f}")
+        report(f"{args.objective}: RMSE(J/2) = {rmse:.5f}, −ln RMSE = {-math.log(rmse):.2f}")
     s = result.seconds
-    say(args, f"data {s['data']:.1f}s, training {s['train']:.1f}s; wrote {npz}, {out}, {png}")
+    report(f"data {s['data']:.1f}s, training {s['train']:.1f}s; wrote {npz}, {out}, {png}")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ..denoise.pretrain import PRETRAINED_FILES, build_priors
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, show_progress
 
 
 def register(subparsers) -> None:
@@ -50,5 +50,5 @@ def run(args) -> int:
         seed=args.seed,
     )
     for path in paths.values():
-        say(args, f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+        report(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, show_progress
 
 POSITIVE = ("hidden", "epochs", "batch_size", "chains", "ais_chains", "ais_betas", "sample_steps")
 
@@ -88,8 +88,7 @@ def run(args) -> int:
         "files": [str(samples), str(filters), str(weights)],
     }
     path = write_json(folder / "rbm.json", result)
-    say(
-        args,
+    report(
         f"test log-likelihood {result['test_log_likelihood']:.2f} nats (± "
         f"{result['log_z_stderr']:.2f} from the AIS log Z, ± "
         f"{result['test_log_likelihood_sem']:.2f} s.e.m. over test images) -> {path}",

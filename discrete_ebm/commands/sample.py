@@ -1,6 +1,7 @@
 """``discrete-ebm sample``: block-Gibbs samples of a 2-D Ising lattice at several temperatures.
 
-Chains start with all spins up. Writes ``samples.png`` (one row per temperature) and
+Chains start with all spins up. Writes ``samples.png`` (one row per temperature, beside
+``|m|`` against ``T`` with Onsager's curve and ``T_c``) and
 ``sample.json`` (magnetisation and energy per site, mean and standard deviation over
 chains, beside Onsager's exact spontaneous magnetisation of the infinite lattice, J = 1).
 The sampling is ``discrete_ebm.recipes.lattice.sample_temperatures``.
@@ -12,7 +13,7 @@ import argparse
 import math
 
 from ..recipes.lattice import DEFAULT_TEMPERATURES
-from ._common import add_common_arguments, say, show_progress
+from ._common import add_common_arguments, report, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +66,8 @@ def run(args) -> int:
         samples.pictures,
         f"{args.out}/samples.png",
         title=f"{args.size}×{args.size} Ising, J = {args.coupling}",
+        magnetisation=samples.results,
+        coupling=args.coupling,
     )
     settings = {
         "size": args.size,
@@ -79,10 +82,9 @@ def run(args) -> int:
         f"{args.out}/sample.json", {"settings": settings, "temperatures": samples.results}
     )
     for r in samples.results:
-        say(
-            args,
+        report(
             f"T={r['temperature']:.3f}  |m|={r['abs_magnetisation']:.3f} "
             f"(Onsager {r['onsager_magnetisation']:.3f})  e={r['energy_per_site']:.3f}",
         )
-    say(args, f"wrote {png} and {out}")
+    report(f"wrote {png} and {out}")
     return 0

@@ -3,8 +3,10 @@
 Reads ``mnist/mnist_uint8.npz`` (``x_train (60000, 784)``, ``y_train``, ``x_test (10000,
 784)``, ``y_test``, uint8 grey levels) under the data directory
 (:func:`discrete_ebm.data.paths.data_dir`: the ``root`` argument, else
-``$DISCRETE_EBM_DATA``). Train = the first 50,000 training images, valid = the last
-10,000, test = the 10,000 test images (the split of the published RBM/DBM likelihoods).
+``$DISCRETE_EBM_DATA``, else the cache folder, where ``discrete-ebm data fetch mnist`` or
+``load_mnist(download=True)`` puts it: :mod:`discrete_ebm.data.download`). Train = the
+first 50,000 training images, valid = the last 10,000, test = the 10,000 test images (the
+split of the published RBM/DBM likelihoods).
 
 Binarisation of a grey level ``g``:
 - ``"dynamic"``: ``Bernoulli(g / 255)`` drawn afresh every time an image is read;
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .paths import data_dir
+from .paths import data_dir, missing_data
 
 MNIST_FILE = Path("mnist") / "mnist_uint8.npz"
 BINARIZATIONS = ("dynamic", "static", "threshold")
@@ -159,19 +161,23 @@ def load_mnist(
     seed: int = 0,
     *,
     dtype: torch.dtype = torch.float32,
+    download: bool = False,
 ) -> MNISTSplits:
     """Binarised MNIST split 50,000 / 10,000 / 10,000 (train / valid / test).
 
     Args:
-        root: data directory (default ``$DISCRETE_EBM_DATA``); the file is
-            ``<root>/mnist/mnist_uint8.npz``.
+        root: data directory (default ``$DISCRETE_EBM_DATA``, else the cache folder); the
+            file is ``<root>/mnist/mnist_uint8.npz``.
         binarize: ``"dynamic"`` (fresh Bernoulli(g/255) draws on every read),
             ``"static"`` (one draw with ``seed``) or ``"threshold"`` (``g > 127``).
         seed: seeds static draws and the dynamic stream (each split gets its own stream).
         dtype: floating dtype of the images.
+        download: if the file is missing, download it first (``data.download.fetch``:
+            canonical mirrors, pinned SHA-256 checksums, atomic write).
 
     Returns :class:`MNISTSplits`; each split yields images ``(784,)`` in {0, 1}, row-major
-    28×28. Raises ``FileNotFoundError`` naming the path and how to provide it.
+    28×28. A missing file raises :class:`~discrete_ebm.data.paths.DataNotFoundError` (a
+    ``FileNotFoundError`` whose one-line message says where it looked and how to get it).
     """
     if binarize not in BINARIZATIONS:
         raise ValueError(f"binarize must be one of {BINARIZATIONS}, got {binarize!r}")
@@ -180,16 +186,18 @@ def load_mnist(
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     path = mnist_path(root)
+    if not path.is_file() and download:
+        from .download import fetch
+
+        fetch("mnist", root)
     if not path.is_file():
-        how = (
-            "the root argument"
-            if root is not None
-            else "the DISCRETE_EBM_DATA environment variable"
-        )
-        raise FileNotFoundError(
-            f"MNIST not found: looked for {path} (data directory from {how}). Put "
-            f"mnist_uint8.npz (arrays x_train, y_train, x_test, y_test) in <data>/mnist/ and "
-            f"pass load_mnist(root=<data>) or set DISCRETE_EBM_DATA=<data>."
+        raise missing_data(
+            "MNIST",
+            MNIST_FILE,
+            root,
+            get="Get it with `discrete-ebm data fetch mnist` (Python: "
+            "load_mnist(download=True)), or point --data / $DISCRETE_EBM_DATA at a folder "
+            "holding mnist/mnist_uint8.npz.",
         )
     with np.load(path) as f:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)

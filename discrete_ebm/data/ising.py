@@ -186,6 +186,15 @@ def load_rows(path: str | os.PathLike) -> torch.Tensor:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {path} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}.get(path.suffix, head)
+    if not head.startswith(magic):
+        kind = "NumPy .npy" if path.suffix == ".npy" else "NumPy .npz (zip)"
+        raise ValueError(
+            f"{path} is not a {kind} file (it starts with {head!r}); "
+            "write the rows with numpy.save / numpy.savez"
+        )
     if path.suffix == ".npy":
         arr = np.load(path)
     elif path.suffix == ".npz":
@@ -197,8 +206,10 @@ def load_rows(path: str | os.PathLike) -> torch.Tensor:
             arr = f[key]
     else:
         raise ValueError(f"data file must be .npy or .npz, got {path.name}")
-    if arr.ndim != 2 or arr.shape[0] == 0:
+    if arr.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D array of rows (N, d), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{path} holds no data: {arr.shape[0]} rows of {arr.shape[1]} values")
     values = np.unique(arr)
     if np.isin(values, (-1, 1)).all() and (values == -1).any():
         arr = (arr + 1) / 2

@@ -54,11 +54,16 @@ def data_marginals(data: torch.Tensor, *, smoothing: float = 1.0) -> torch.Tenso
 
 
 def default_betas(n_betas: int) -> torch.Tensor:
-    """``n_betas`` inverse temperatures from 0 to 1 spaced like Salakhutdinov & Murray (2008):
-    3.5% of them on [0, 0.5], 27.5% on [0.5, 0.9] and 69% on [0.9, 1]. Float64."""
+    """``n_betas >= 2`` inverse temperatures from 0 to 1 spaced like Salakhutdinov & Murray
+    (2008): 3.5% of them on [0, 0.5], 27.5% on [0.5, 0.9] and 69% on [0.9, 1] (evenly spaced
+    for fewer than 4). Float64; always exactly ``n_betas`` values, the first 0, the last 1."""
     n_betas = check_positive_int(n_betas, "n_betas")
-    if n_betas < 3:
-        return torch.linspace(0, 1, max(n_betas, 2), dtype=torch.float64)
+    if n_betas < 2:
+        raise ValueError(
+            f"n_betas must be >= 2 (the schedule holds both ends, 0 and 1), got {n_betas}"
+        )
+    if n_betas < 4:
+        return torch.linspace(0, 1, n_betas, dtype=torch.float64)
     n1 = max(1, round(0.035 * n_betas))
     n2 = max(1, round(0.275 * n_betas))
     n3 = max(1, n_betas - n1 - n2)
@@ -94,7 +99,7 @@ class GeometricPath:
     def log_f(self, x: torch.Tensor, beta: float) -> torch.Tensor:
         out = (1 - beta) * (x @ self.base_logits)
         if beta != 0:
-            out = out - beta * self.model.energy(x)
+            out = out - beta * self.model(x)  # shape-checked energy
         return out
 
     def transition(self, x: torch.Tensor, beta: float, generator: torch.Generator | None):
@@ -148,11 +153,11 @@ def log_partition(
         model: an EnergyModel; uses ``model.ais_path(base_logits)`` if present, else
             :class:`GeometricPath`.
         n_chains: number of independent annealing runs ``N``.
-        n_betas: number of inverse temperatures ``K + 1`` including 0 and 1 (ignored when
+        n_betas: number of inverse temperatures ``K + 1 >= 2`` including 0 and 1 (ignored when
             ``betas`` is given); spaced by :func:`default_betas`.
         base_marginals: ``(d,)`` Bernoulli marginals of the base on the visible units (e.g.
             :func:`data_marginals` of the training data); ``None`` = uniform.
-        betas: explicit increasing schedule from 0 to 1.
+        betas: explicit increasing schedule from 0 to 1 (at least 2 values).
         generator: seeds every draw.
         return_log_weights: also return the ``(N,)`` log importance weights.
         progress: show a tqdm bar over temperatures.
@@ -163,23 +168,23 @@ def log_partition(
     """
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an EnergyModel, got {type(model).__name__}")
-    if not model.binary:
-        raise TypeError("AIS with a Bernoulli base needs a binary model")
+    model.require_domain(True, "AIS with a Bernoulli base")
+    dim = model.require_dim("AIS")
     n_chains = check_positive_int(n_chains, "n_chains")
     if betas is None:
         schedule = default_betas(n_betas)
     else:
         schedule = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
-        if schedule.numel() < 2 or schedule[0] != 0 or schedule[-1] != 1:
+        if schedule.numel() < 2:
+            raise ValueError(f"betas must have at least 2 values (0 and 1), got {schedule.numel()}")
+        if schedule[0] != 0 or schedule[-1] != 1:
             raise ValueError("betas must start at 0, end at 1 and have at least 2 values")
         if not torch.isfinite(schedule).all():
             raise ValueError("betas contain NaN or infinite values")
         if (schedule.diff() < 0).any():
             raise ValueError("betas must be non-decreasing")
     dtype = model.dtype if model.dtype.is_floating_point else torch.float32
-    base_logits = base_logits_from_marginals(
-        base_marginals, model.dim, device=model.device, dtype=dtype
-    )
+    base_logits = base_logits_from_marginals(base_marginals, dim, device=model.device, dtype=dtype)
     path = ais_path(model, base_logits)
     b = schedule.tolist()
     iterator = range(1, len(b))
@@ -222,5 +227,5 @@ def log_likelihood(
     with torch.no_grad():
         for a in range(0, x.shape[0], batch_size):
             xb = x[a : a + batch_size].to(device=model.device, dtype=model.dtype)
-            total += float(-model.energy(xb).double().sum())
+            total += float(-model(xb).double().sum())  # shape-checked energy
     return total / x.shape[0] - float(log_z)

@@ -3,12 +3,14 @@
 States are enumerated in lexicographic order: state ``k`` has ``x_i = bit (d−1−i) of k``,
 so ``x_0`` is the most significant bit (``all_states`` and ``state_index``, defined in
 ``discrete_ebm.states``, are re-exported here). Energies are computed in chunks (memory bounded by
-``chunk_size · d``) in float64 on a double copy of the model.
+``chunk_size · d``) in float64 on a double copy of the model. Every ``beta`` must be a
+finite number > 0 (``ValueError`` otherwise).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
@@ -30,12 +32,22 @@ __all__ = [
 MAX_DIM = 22
 
 
+def _check_beta(beta) -> float:
+    """``beta`` as a float, or ``ValueError`` unless it is finite and > 0."""
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise TypeError(f"beta must be a float, got {type(beta).__name__}") from None
+    if not (math.isfinite(b) and b > 0):
+        raise ValueError(f"beta must be a finite number > 0, got {beta}")
+    return b
+
+
 def _double_model(model: EnergyModel) -> EnergyModel:
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an EnergyModel, got {type(model).__name__}")
-    if not model.binary:
-        raise TypeError("exact enumeration needs a binary model")
-    if model.dim > MAX_DIM:
+    model.require_domain(True, "exact enumeration")
+    if model.require_dim("exact enumeration") > MAX_DIM:
         raise ValueError(f"exact enumeration supports d <= {MAX_DIM}, model has d={model.dim}")
     if model.dtype == torch.float64:
         return model
@@ -50,7 +62,7 @@ def energies(model: EnergyModel, *, chunk_size: int = 2**16) -> torch.Tensor:
     with torch.no_grad():
         for a in range(0, 2**d, chunk_size):
             x = all_states(d, a, min(a + chunk_size, 2**d), device=m.device)
-            out.append(m.energy(x).double())
+            out.append(m(x).double())  # shape-checked energy
     return torch.cat(out)
 
 
@@ -62,6 +74,7 @@ def log_partition(
     Models that know a cheaper exact sum (e.g. an RBM summing its smaller layer) provide
     ``exact_log_partition(beta)``, which is used instead.
     """
+    beta = _check_beta(beta)
     if hasattr(model, "exact_log_partition"):
         return model.exact_log_partition(beta=beta)
     return torch.logsumexp(-beta * energies(model, chunk_size=chunk_size), 0)
@@ -71,7 +84,7 @@ def probabilities(
     model: EnergyModel, *, beta: float = 1.0, chunk_size: int = 2**16
 ) -> torch.Tensor:
     """``p(x)`` of every state in lexicographic order, shape ``(2^d,)``, float64."""
-    u = -beta * energies(model, chunk_size=chunk_size)
+    u = -_check_beta(beta) * energies(model, chunk_size=chunk_size)
     return torch.softmax(u, 0)
 
 

@@ -5,6 +5,13 @@ tensor and leaves what it measured in ``self.metrics`` (a dict of floats or 0-d 
 read by ``fit`` after the step). Objectives hold no data; stateful ones (persistent
 contrastive divergence) keep their chains as attributes and expose ``state_dict`` /
 ``load_state_dict`` so checkpoints can resume them.
+
+``objective(model, x)`` checks its arguments before ``loss`` runs: ``x`` must have at least
+one row (an empty batch would make every mean NaN), the model's domain must be the
+objective's (an objective for one domain fixes an undeclared one, see ``EnergyModel``), and
+``x`` goes through ``model.check_input`` (width, values, and a floating-point batch of
+another dtype converted to the model's). Objectives that also offer ``write_gradients`` or
+``update`` call ``check_rows`` there.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import abc
 
 import torch
 
+from .._validation import check_rows
 from ..models.base import EnergyModel
 
 
@@ -36,9 +44,9 @@ class Objective(abc.ABC):
     ) -> torch.Tensor:
         if not isinstance(model, EnergyModel):
             raise TypeError(f"model must be a discrete_ebm.EnergyModel, got {type(model).__name__}")
-        if self.binary is not None and model.binary != self.binary:
-            kind = "binary" if self.binary else "continuous"
-            raise TypeError(f"{type(self).__name__} needs a {kind} model")
+        check_rows(x)
+        if self.binary is not None:
+            model.require_domain(self.binary, type(self).__name__)
         x = model.check_input(x)
         self.metrics = {}
         return self.loss(model, x, generator)

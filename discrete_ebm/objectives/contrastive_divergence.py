@@ -155,7 +155,7 @@ class ContrastiveDivergence(Objective):
         x_neg, stats = self.negatives(x, generator)
         x_neg = x_neg.detach()
         B = x.shape[0]
-        u = model.energy(torch.cat([x, x_neg], dim=0))
+        u = model(torch.cat([x, x_neg], dim=0))  # shape-checked energy
         u_pos, u_neg = u[:B], u[B:]
         loss = u_pos.mean() - u_neg.mean()
         if self.energy_reg > 0:

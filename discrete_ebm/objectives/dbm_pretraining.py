@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from .._validation import check_rows
 from ..models.base import EnergyModel
 from ..models.rbm import _bernoulli
 from .base import Objective
@@ -54,6 +55,7 @@ class DoubledInputCD(Objective):
     ) -> torch.Tensor:
         """Write ``∂W, ∂b, ∂c``; returns the reconstruction error ``mean (x − p_x)²``."""
         rbm = check_rbm(model)
+        check_rows(x)
         p, p_x, x_r, p_r = self._phases(rbm, x, generator)
         B = x.shape[0]
         rbm.W.grad = (x_r.T @ p_r - x.T @ p) / B

@@ -98,7 +98,7 @@ class EnergyDiscrepancy(Objective):
                 f"got {tuple(xn.shape)}"
             )
         with trusted_values():  # the data were checked above; negatives are built from them
-            u = model.energy(torch.cat([x, xn.reshape(B * M, d)], dim=0))
+            u = model(torch.cat([x, xn.reshape(B * M, d)], dim=0))  # shape-checked energy
         u_pos, u_neg = u[:B], u[B:].view(B, M)
         loss = energy_discrepancy_loss(u_pos, u_neg, self.w)
         e_pos, e_neg = u_pos.detach().mean(), u_neg.detach().mean()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_rows
 from ..models.base import EnergyModel
 from ..models.rbm import RBM
 from .rbm_pcd import RBMPersistentCD, check_rbm
@@ -173,6 +173,7 @@ class FusedPCD(RBMPersistentCD):
         self, model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> None:
         """Write the PCD-k gradient of the batch ``x (B, n)``, ``1 <= B <= n_chains``."""
+        check_rows(x)
         self._step(check_rbm(model), x, generator, None)
         return None
 
@@ -189,6 +190,7 @@ class FusedPCD(RBMPersistentCD):
         momentum, weight decay or nesterov, with one rate for ``W``, ``b`` and ``c``: ``fit``
         then writes the gradient and steps the optimiser instead."""
         rbm = check_rbm(model)
+        check_rows(x)
         lr = plain_sgd_rate(optimizer, (rbm.W, rbm.b, rbm.c))
         if lr is None:
             return NotImplemented

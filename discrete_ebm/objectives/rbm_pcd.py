@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_positive_int, check_states
+from .._validation import check_positive_int, check_rows, check_states
 from ..models.base import EnergyModel
 from ..models.rbm import RBM
 from .base import Objective
@@ -91,6 +91,7 @@ class RBMPersistentCD(Objective):
     ) -> None:
         """Set ``.grad`` of ``W, b, c`` to the PCD-k gradient of the batch ``x (B, n)``."""
         rbm = check_rbm(model)
+        check_rows(x)
         h = self.start_chains(rbm, x, generator)
         for p in (rbm.W, rbm.b, rbm.c):
             p.grad = None  # pcd_step accumulates into fresh zeros

@@ -32,7 +32,7 @@ def energy_grad(
     gradient kept in the graph (``create_graph=True``); shapes ``(B, d)``, ``(B,)``, ``(B, d)``."""
     xr = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        u = model.energy(xr)
+        u = model(xr)  # shape-checked energy
         (g,) = torch.autograd.grad(u.sum(), xr, create_graph=True)
     return xr, u, g
 

@@ -52,9 +52,15 @@ class DenoiseResult:
     summary: dict = field(default_factory=dict)
 
 
-def read_images(path: str | os.PathLike) -> np.ndarray:
+def read_images(path: str | os.PathLike, threshold: float | None = None) -> np.ndarray:
     """Binary images from ``path``: a ``.npy`` array ``(n, H, W)`` (or ``(H, W)``) of 0/1, or a
-    folder of PNGs (grey level thresholded at half intensity). Returns float32 ``(n, H, W)``."""
+    folder of PNGs (grey level thresholded at half intensity). Returns float32 ``(n, H, W)``.
+
+    ``threshold``: binarise instead, ``pixel >= threshold`` -> 1 (on the ``.npy`` array's own
+    scale, e.g. 128 for uint8 grey levels; on the 0–255 scale for PNGs). Without it, an array
+    that is not 0/1 is refused with a message saying how to binarise it."""
+    if threshold is not None and not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
     src = Path(path)
     if src.is_dir():
         from matplotlib.image import imread  # matplotlib only when PNGs are read
@@ -69,20 +75,32 @@ def read_images(path: str | os.PathLike) -> np.ndarray:
                 a = a[..., :3].mean(-1)
             if a.max() > 1:
                 a = a / 255.0
-            imgs.append(a > 0.5)
+            imgs.append(a > 0.5 if threshold is None else a * 255.0 >= threshold)
         shapes = {a.shape for a in imgs}
         if len(shapes) != 1:
             raise ValueError(f"PNGs in {src} have different sizes: {sorted(shapes)}")
         return np.stack(imgs).astype(np.float32)
     if not src.is_file():
         raise FileNotFoundError(f"no file or folder at {src}")
+    with open(src, "rb") as f:
+        head = f.read(6)
+    if head != b"\x93NUMPY":
+        raise ValueError(f"{src} is not a NumPy .npy file (it starts with {head!r})")
     a = np.load(src)
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3:
         raise ValueError(f"{src}: expected an array (n, H, W), got shape {a.shape}")
-    if not np.isin(a, (0, 1)).all():
-        raise ValueError(f"{src}: images must be binary (only 0 and 1)")
+    if a.size == 0:
+        raise ValueError(f"{src} holds no images: shape {a.shape}")
+    if threshold is not None:
+        a = a >= threshold
+    elif not np.isin(a, (0, 1)).all():
+        raise ValueError(
+            f"{src}: images must be binary (only 0 and 1), found values {a.min()}..{a.max()} "
+            f"({a.dtype}); binarise them with --threshold T (threshold=T: pixels >= T become 1), "
+            "e.g. 128 for 0–255 grey levels"
+        )
     return a.astype(np.float32)
 
 
@@ -140,13 +158,13 @@ def _check_settings(methods, noise, missing, chains, noisy_given: bool) -> None:
         raise ValueError("missing hides pixels of images corrupted here; not with noisy images")
 
 
-def _inputs(images, noisy, n, root, noise, missing, estimate_noise, generator):
+def _inputs(images, noisy, n, root, noise, missing, estimate_noise, generator, threshold):
     """``(clean, noisy, observed, source, p)`` with ``p`` the rate given to the estimators
     (``None``: estimated by EM)."""
     if noisy is not None:
         source = str(noisy) if isinstance(noisy, str | os.PathLike) else "noisy images"
         if isinstance(noisy, str | os.PathLike):
-            noisy = read_images(noisy)
+            noisy = read_images(noisy, threshold)
         p = noise if (noise is not None and not estimate_noise) else None
         return None, torch.as_tensor(noisy, dtype=torch.float32), None, source, p
     if images is None:
@@ -155,7 +173,7 @@ def _inputs(images, noisy, n, root, noise, missing, estimate_noise, generator):
     else:
         source = str(images) if isinstance(images, str | os.PathLike) else "images"
         if isinstance(images, str | os.PathLike):
-            images = read_images(images)
+            images = read_images(images, threshold)
         clean = torch.as_tensor(images, dtype=torch.float32)
     rate = DEFAULT_NOISE if noise is None else noise
     noisy_images, _ = flip_noise(clean, rate, generator=generator)
@@ -217,6 +235,7 @@ def denoise_images(
     chains: int | None = None,
     anneal_sweeps: int = 60,
     estimate_noise: bool = False,
+    threshold: float | None = None,
     seed: int = 0,
     device: str | torch.device | None = "auto",
     progress: bool = False,
@@ -228,6 +247,7 @@ def denoise_images(
         images: clean images ``(n, H, W)`` of 0/1 (array, or a ``.npy`` / PNG folder path for
             ``read_images``), corrupted here; ``noisy``: already-noisy images instead. With
             neither, the first ``n`` MNIST test digits under ``root`` (``load_mnist``).
+        threshold: binarise grey-level image files at ``threshold`` (``read_images``).
         noise: flip rate in ``(0, ½)`` (default ``DEFAULT_NOISE`` for clean images; for noisy
             ones ``None`` means estimate by EM). ``estimate_noise``: always estimate it.
         missing: fraction of pixels hidden after the flips (``mask_pixels``; clean images only).
@@ -248,7 +268,7 @@ def denoise_images(
     gen = torch.Generator(device=device).manual_seed(seed)
     cpu_gen = torch.Generator().manual_seed(seed)
     clean, noisy_images, observed, source, p = _inputs(
-        images, noisy, n, root, noise, missing, estimate_noise, cpu_gen
+        images, noisy, n, root, noise, missing, estimate_noise, cpu_gen, threshold
     )
     n_images, H, W = noisy_images.shape
     chosen = select_priors(names, (H, W), root=root, progress=progress, log=log)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ __all__ = [
     "CRITICAL_TEMPERATURE",
     "DEFAULT_TEMPERATURES",
     "LatticeSamples",
+    "memory_estimate",
     "onsager_magnetisation",
     "sample_temperatures",
 ]
@@ -26,6 +28,36 @@ __all__ = [
 #: ``T_c = 2 / ln(1 + √2) ≈ 2.269`` of the square lattice (J = 1, k_B = 1)
 CRITICAL_TEMPERATURE = 2.0 / math.log(1.0 + math.sqrt(2.0))
 DEFAULT_TEMPERATURES = (1.5, 2.0, CRITICAL_TEMPERATURE, 2.6, 3.5)
+#: bytes per lattice site (the model's edge lists, colouring, fields) and per site and chain
+#: (states and the sweep's temporaries): peak RSS above the interpreter's ~310 MB for
+#: ``discrete-ebm sample --sweeps 1`` at L = 256 and 512 with 1 and 8 chains (2026-12-05),
+#: rounded up
+BYTES_PER_SITE, BYTES_PER_CHAIN_SITE = 300, 48
+
+
+def memory_estimate(size: int, chains: int) -> int:
+    """Bytes ``sample_temperatures`` needs for ``size × size`` sites and ``chains`` chains:
+    ``size² · (BYTES_PER_SITE + chains · BYTES_PER_CHAIN_SITE)``."""
+    return size**2 * (BYTES_PER_SITE + chains * BYTES_PER_CHAIN_SITE)
+
+
+def _available_memory() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes, else the physical memory, else ``None``."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gigabytes(n: int) -> str:
+    return f"{n / 1e9:,.1f} GB" if n < 1e12 else f"{n / 1e12:,.0f} TB"
 
 
 def onsager_magnetisation(temperature: float, coupling: float = 1.0) -> float:
@@ -70,6 +102,13 @@ def sample_temperatures(
         raise ValueError(f"temperatures must be finite numbers > 0, got {list(temperatures)}")
     if sweeps < 1 or chains < 1:
         raise ValueError(f"sweeps and chains must be >= 1, got {sweeps} and {chains}")
+    need, have = memory_estimate(size, chains), _available_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"size {size} with {chains} chains needs about {_gigabytes(need)} of memory "
+            f"({size}² sites), more than the {_gigabytes(have)} available; "
+            "choose a smaller size or fewer chains"
+        )
     device = resolve_device(device)
     model = IsingModel.lattice(size, coupling, periodic=periodic).to(device)
     sampler = BlockGibbsSampler(model)

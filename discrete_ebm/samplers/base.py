@@ -6,7 +6,9 @@ sweep for the Gibbs samplers) of ``n_chains`` chains in parallel and returns the
 states ``(n_chains, d)``, or ``(states, diagnostics)``.
 
 - ``x0``: initial states ``(n_chains, d)``; if omitted, chains start uniformly at random
-  (binary) or from a standard normal (continuous).
+  (binary) or from a standard normal (continuous). A floating-point ``x0`` of another dtype
+  is converted to the model's (``model.check_input``); a model whose ``dim`` is not yet
+  known takes it from ``x0`` (without ``x0`` it needs a declared or already-seen width).
 - ``clamp``: boolean mask ``(d,)`` or ``(n_chains, d)`` of coordinates held at their value
   in ``x0`` (conditioning); requires ``x0``.
 - ``beta``: inverse temperature: a float, a sequence/tensor of ``n_steps`` values, or a
@@ -28,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .._validation import check_mask, check_positive_int, check_states
+from .._validation import check_finite_parameters, check_mask, check_positive_int
 from ..models.base import EnergyModel
 
 
@@ -80,11 +82,23 @@ class Sampler(abc.ABC):
 
     Subclasses implement ``step(x, beta, clamp, x0, generator) -> (x, stats)`` for one step
     (``stats`` a dict of per-step tensors such as ``flip_rate``; never synchronised per step).
+    A sampler for one domain sets ``binary``: it fixes the domain of a model that left it
+    undeclared, and refuses a model of the other domain.
+
+    ``sample`` refuses a model with a NaN or infinite parameter or buffer (one finiteness
+    reduction per tensor at the start of the call).
     """
+
+    #: the domain the sampler works on (``None``: either)
+    binary: bool | None = None
+    #: the hint added when a model of the other domain is refused
+    other_domain_hint: str = ""
 
     def __init__(self, model: EnergyModel):
         if not isinstance(model, EnergyModel):
             raise TypeError(f"model must be a discrete_ebm.EnergyModel, got {type(model).__name__}")
+        if self.binary is not None:
+            model.require_domain(self.binary, type(self).__name__, self.other_domain_hint)
         self.model = model
 
     # ------------------------------------------------------------- interface
@@ -102,7 +116,7 @@ class Sampler(abc.ABC):
     def init_states(self, n_chains: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Random initial states: uniform on {0,1}^d, or standard normal on R^d."""
         m = self.model
-        shape = (n_chains, m.dim)
+        shape = (n_chains, m.require_dim(f"{type(self).__name__} without x0"))
         dtype = m.dtype if m.dtype.is_floating_point else torch.float32
         if m.binary:
             return torch.randint(0, 2, shape, generator=generator, device=m.device).to(dtype)
@@ -124,6 +138,7 @@ class Sampler(abc.ABC):
         n_steps = check_positive_int(n_steps, "n_steps", allow_zero=True)
         thin = check_positive_int(thin, "thin")
         model = self.model
+        check_finite_parameters(model, type(self).__name__)
         if x0 is None:
             if clamp is not None:
                 raise ValueError(
@@ -134,7 +149,7 @@ class Sampler(abc.ABC):
             n_chains = check_positive_int(n_chains, "n_chains")
             x = self.init_states(n_chains, generator)
         else:
-            x0 = check_states(x0, model.dim, name="x0", binary=model.binary)
+            x0 = model.check_input(x0, name="x0")  # cast to the model's dtype
             if n_chains is not None and n_chains != x0.shape[0]:
                 raise ValueError(f"n_chains={n_chains} does not match x0 with {x0.shape[0]} rows")
             n_chains = x0.shape[0]
@@ -195,7 +210,7 @@ class Sampler(abc.ABC):
         return x, trace, {k: float(v) / n for k, v in sums.items()}
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.energy(x)
+        return self.model(x)
 
 
 def heat_bath(

@@ -9,7 +9,10 @@ Models with their own block structure (e.g. bipartite RBM layers) provide a
 Fast path: a plain ``IsingModel`` built by ``IsingModel.lattice`` (open, or periodic with even
 sides ``≥ 4``) with the default colouring is swept by the checkerboard kernel of
 ``discrete_ebm.samplers.lattice`` (same distribution, same contract, much faster); any other
-model or an explicit ``coloring`` uses the generic colour-block path.
+model or an explicit ``coloring`` uses the generic colour-block path. The kernel needs no
+colouring and no interaction graph: with it, the colour blocks are computed only if ``step``
+or ``blocks`` asks for them, and a plain ``IsingModel``'s colouring is checked against its
+edge list (a networkx graph is built only for a greedy colouring).
 """
 
 from __future__ import annotations
@@ -95,6 +98,30 @@ def check_proper(blocks: list[np.ndarray], G: nx.Graph) -> None:
             )
 
 
+def check_proper_edges(blocks: list[np.ndarray], edges: np.ndarray, d: int) -> None:
+    """``check_proper`` for an edge list ``edges (E, 2)`` on sites ``0..d−1`` (vectorised,
+    no graph object)."""
+    color = np.full(d, -1, dtype=np.int64)
+    for k, b in enumerate(blocks):
+        color[b] = k
+    same = np.flatnonzero(color[edges[:, 0]] == color[edges[:, 1]])
+    if same.size:
+        u, v = edges[same[0]].tolist()
+        raise ValueError(
+            f"coloring is not proper: sites {u} and {v} interact and share colour {color[u]}"
+        )
+
+
+def _ising_edges(model: EnergyModel) -> np.ndarray | None:
+    """The interaction graph of an ``IsingModel`` as its stored edge list ``(E, 2)`` (exactly
+    the edges ``interaction_graph()`` would hold), or ``None`` for other models."""
+    if isinstance(model, IsingModel) and (
+        type(model).interaction_graph is IsingModel.interaction_graph
+    ):
+        return model.edges.detach().cpu().numpy()
+    return None
+
+
 class BlockGibbsSampler(Sampler):
     """Chromatic Gibbs sampler; one step is a sweep over all colour blocks.
 
@@ -116,8 +143,7 @@ class BlockGibbsSampler(Sampler):
 
     def __init__(self, model: EnergyModel, coloring=None, *, fast_lattice: bool = True):
         super().__init__(model)
-        if not model.binary:
-            raise TypeError("BlockGibbsSampler needs a binary model (model.binary is False)")
+        model.require_domain(True, "BlockGibbsSampler", "; use LangevinSampler on R^d")
         self.lattice_kernel: LatticeKernel | None = None
         if coloring is None and fast_lattice and type(model) is IsingModel:
             shape = model.lattice_shape
@@ -127,13 +153,35 @@ class BlockGibbsSampler(Sampler):
                 except ValueError:  # edges are not the lattice's bonds: generic path
                     self.lattice_kernel = None
         self._model_sweep = getattr(model, "block_gibbs_sweep", None)
+        self._block_tensors: dict = {}
+        self._blocks: list[np.ndarray] | None = None
         if self._model_sweep is not None and coloring is None:
-            self.blocks = None
             return
-        G = model.interaction_graph()
-        d = model.dim
+        if self.lattice_kernel is None:
+            self._blocks = self._colour_blocks(coloring)
+
+    @property
+    def blocks(self) -> list[np.ndarray] | None:
+        """The colour blocks of a generic sweep (``None`` for a model's own block sweep).
+
+        With the lattice kernel they are computed on first use only (``step`` or this
+        property): the kernel never needs them, and on a large lattice the interaction
+        graph is the costly part of a colouring."""
+        if self._blocks is None and self.lattice_kernel is not None:
+            self._blocks = self._colour_blocks(None)
+        return self._blocks
+
+    def _colour_blocks(self, coloring) -> list[np.ndarray]:
+        """Blocks of ``coloring`` (or of the default colouring if ``None``), checked proper.
+
+        A plain ``IsingModel`` is checked against its edge list; a networkx graph is built
+        only for the greedy colouring or for models that only offer ``interaction_graph()``."""
+        model, d = self.model, self.model.dim
+        edges = _ising_edges(model)
+        G = model.interaction_graph() if edges is None else None
+        has_graph = edges is not None or G is not None
         if coloring is None:
-            if G is None:
+            if not has_graph:
                 raise TypeError(
                     f"{type(model).__name__} has no interaction_graph(); "
                     "give a coloring or use GibbsSampler"
@@ -142,10 +190,10 @@ class BlockGibbsSampler(Sampler):
             if shape is not None and shape[0] % 2 == 0 and shape[1] % 2 == 0:
                 blocks = checkerboard_coloring(shape)
             else:
-                blocks = greedy_coloring(G)
+                blocks = greedy_coloring(G if G is not None else model.interaction_graph())
         else:
-            blocks = normalise_coloring(coloring, d)
-            if G is None and any(len(b) > 1 for b in blocks):
+            blocks = normalise_coloring(coloring, model.require_dim("BlockGibbsSampler"))
+            if not has_graph and any(len(b) > 1 for b in blocks):
                 raise ValueError(
                     f"coloring cannot be checked for {type(model).__name__}: it has no "
                     "interaction_graph(), and the sites of a block are only conditionally "
@@ -153,10 +201,11 @@ class BlockGibbsSampler(Sampler):
                     "(always proper)"
                     + (" or coloring=None (its own block sweep)" if self._model_sweep else "")
                 )
-        if G is not None:
+        if edges is not None:
+            check_proper_edges(blocks, edges, d)
+        elif G is not None:
             check_proper(blocks, G)
-        self.blocks = blocks
-        self._block_tensors: dict = {}
+        return blocks
 
     @property
     def n_colors(self) -> int | None:

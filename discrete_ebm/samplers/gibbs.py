@@ -24,18 +24,17 @@ class GibbsSampler(Sampler):
             stay independent given the scan order).
     """
 
+    binary = True
+    other_domain_hint = "; use LangevinSampler on R^d"
+
     def __init__(self, model: EnergyModel, scan: str = "systematic"):
         super().__init__(model)
-        if not model.binary:
-            raise TypeError(
-                "GibbsSampler needs a binary model (model.binary is False); use LangevinSampler"
-            )
         if scan not in ("systematic", "random"):
             raise ValueError(f"scan must be 'systematic' or 'random', got {scan!r}")
         self.scan = scan
 
     def step(self, x, beta, clamp, x0, generator):
-        d = self.model.dim
+        d = x.shape[1]
         if self.scan == "systematic":
             order = torch.arange(d, device=x.device)
         else:

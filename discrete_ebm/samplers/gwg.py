@@ -31,17 +31,18 @@ class GWGSampler(Sampler):
     coordinate) and ``flip_rate`` (accepted flips / (n_chains · d)) per step.
     """
 
+    binary = True
+    other_domain_hint = "; use LangevinSampler on R^d"
+
     def __init__(self, model: EnergyModel, n_proposals: int = 1):
         super().__init__(model)
-        if not model.binary:
-            raise TypeError("GWGSampler needs a binary model (model.binary is False)")
         self.n_proposals = check_positive_int(n_proposals, "n_proposals")
 
     def _value_and_grad(self, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``f(x) = −β U(x)`` ``(B,)`` and ``∂f/∂x`` ``(B, d)`` (no parameter gradients)."""
         with torch.enable_grad():
             xx = x.detach().requires_grad_(True)
-            f = -beta * self.model.energy(xx)
+            f = -beta * self.model(xx)
             (g,) = torch.autograd.grad(f.sum(), xx)
         return f.detach(), g.detach()
 

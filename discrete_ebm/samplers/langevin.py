@@ -14,6 +14,11 @@ Gradients come from ``model.grad_energy(x)`` / ``model.energy_and_grad(x)`` when
 provides them (e.g. the hand-written backward pass of ``MLPEnergy``), otherwise from
 ``torch.autograd.grad`` of ``model.energy(x).sum()``: any ``EnergyModel`` defining only
 ``energy`` works.
+
+A step size too large for the energy makes the chains overshoot to infinity and NaN (which
+then never leave it); the states are checked finite every ``CHECK_EVERY`` steps and at the
+end of ``sample``, which raises a ``ValueError`` naming ``step_size`` instead of returning
+NaN samples.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import torch
 from ..models.base import EnergyModel
 from .base import Sampler
 
+#: steps between two finiteness checks of the chains (one reduction over the states each)
+CHECK_EVERY = 16
+
 
 def energy_and_grad(model: EnergyModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(U(x), ∇_x U(x))``, shapes ``(B,)`` and ``(B, d)``, detached from any graph.
@@ -37,7 +45,7 @@ def energy_and_grad(model: EnergyModel, x: torch.Tensor) -> tuple[torch.Tensor, 
         return fast(x)
     with torch.enable_grad():
         xr = x.detach().requires_grad_(True)
-        u = model.energy(xr)
+        u = model(xr)
         (g,) = torch.autograd.grad(u.sum(), xr)
     return u.detach(), g
 
@@ -79,6 +87,9 @@ class LangevinSampler(Sampler):
     Diagnostics of ``sample(..., return_diagnostics=True)`` add ``acceptance_rate`` (MALA).
     """
 
+    binary = False
+    other_domain_hint = "; use GibbsSampler, GWGSampler or BlockGibbsSampler on {0,1}^d"
+
     def __init__(
         self,
         model: EnergyModel,
@@ -90,10 +101,6 @@ class LangevinSampler(Sampler):
         noise_scale: float = 1.0,
     ):
         super().__init__(model)
-        if model.binary:
-            raise TypeError(
-                "LangevinSampler needs a continuous model (model.binary is True); use GibbsSampler"
-            )
         self.step_size = _positive_float(step_size, "step_size")
         self.metropolis = bool(metropolis)
         if step_schedule is not None and not callable(step_schedule):
@@ -133,6 +140,24 @@ class LangevinSampler(Sampler):
         norm = g.norm(dim=1, keepdim=True)
         return g * torch.clamp(self.grad_clip / (norm + 1e-12), max=1.0)
 
+    def _check_finite(self, x: torch.Tensor, eta: float) -> None:
+        """``ValueError`` naming the step size if any state is NaN or infinite."""
+        if bool(torch.isfinite(x).all()):
+            return
+        which = "step_size" if self.step_schedule is None else "the step_schedule value"
+        raise ValueError(
+            f"LangevinSampler: the chains became non-finite (NaN or inf) by step {self._t}: "
+            f"{which}={eta:g} is too large for this energy (the drift step_size·β·∇U "
+            "overshoots); use a smaller step_size, grad_clip, or metropolis=True"
+        )
+
+    def run_chains(self, x, betas, clamp, x0, generator, *, thin=1, record=False):
+        """``Sampler.run_chains``, then a last finiteness check of the chains."""
+        out = super().run_chains(x, betas, clamp, x0, generator, thin=thin, record=record)
+        if betas:
+            self._check_finite(out[0], self.step_size_at(self._t - 1))
+        return out
+
     def _grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u, g = energy_and_grad(self.model, x)
         return u, self._clip(g)
@@ -152,12 +177,17 @@ class LangevinSampler(Sampler):
         self._t += 1
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         if self.metropolis:
-            return self._mala_step(x, eta, beta, noise, clamp, generator)
-        g = self._clip(grad_energy(self.model, x))
-        x = x.add(g, alpha=-eta * beta).add_(noise, alpha=self.noise_scale * math.sqrt(2.0 * eta))
-        if clamp is not None:
-            x = torch.where(clamp, x0, x)
-        return x, {}
+            out = self._mala_step(x, eta, beta, noise, clamp, generator)
+        else:
+            g = self._clip(grad_energy(self.model, x))
+            x = x.add(g, alpha=-eta * beta)
+            x = x.add_(noise, alpha=self.noise_scale * math.sqrt(2.0 * eta))
+            if clamp is not None:
+                x = torch.where(clamp, x0, x)
+            out = (x, {})
+        if self._t % CHECK_EVERY == 0:
+            self._check_finite(out[0], eta)
+        return out
 
     def _mala_step(self, x, eta, beta, noise, clamp, generator):
         # the energy and gradient at the current state are carried over from the last step

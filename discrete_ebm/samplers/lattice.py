@@ -84,9 +84,15 @@ def lattice_supported(shape: tuple[int, int] | None, periodic: bool) -> bool:
 
 def _site_slots(L2: int, H: int, W: int, sites: torch.Tensor) -> torch.Tensor:
     """Flat index ``q·H·W + i·W + j`` of each lattice site in the sublattice layout."""
-    r, c = sites // L2, sites % L2
-    q = 2 * (r % 2) + c % 2
-    return q * (H * W) + (r // 2) * W + c // 2
+    r = sites // L2
+    return _cell_slots(r, sites - r * L2, H, W)
+
+
+def _cell_slots(r: torch.Tensor, c: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """``_site_slots`` from the row ``r`` and column ``c`` (non-negative integer tensors):
+    sublattice ``q = 2(r mod 2) + c mod 2``, cell ``(⌊r/2⌋, ⌊c/2⌋)``."""
+    q = ((r & 1) << 1) | (c & 1)
+    return q * (H * W) + (r >> 1) * W + (c >> 1)
 
 
 def decision_table(beta: float, coupling: float, field: float, device=None) -> torch.Tensor:
@@ -127,9 +133,14 @@ class LatticeKernel:
         self.L1, self.L2 = L1, L2 = shape
         self.H, self.W = H, W = (L1 + 1) // 2, (L2 + 1) // 2
         self.periodic = periodic
-        e = model.edges.detach().cpu()
+        # index arithmetic in int32 where it fits (half the memory traffic of int64: this
+        # loop over the edges is the whole construction cost of a large lattice)
+        itype = torch.int32 if 16 * H * W < 2**31 else torch.int64
+        e = model.edges.detach().cpu().to(itype)
         u, v = e[:, 0], e[:, 1]
-        dr, dc = v // L2 - u // L2, v % L2 - u % L2
+        ru, rv = u // L2, v // L2
+        cu, cv = u - ru * L2, v - rv * L2
+        dr, dc = rv - ru, cv - cu
         if periodic:
             dr = torch.where(dr.abs() == L1 - 1, -dr.sign(), dr)
             dc = torch.where(dc.abs() == L2 - 1, -dc.sign(), dc)
@@ -137,16 +148,16 @@ class LatticeKernel:
         vert = (dc == 0) & (dr.abs() == 1)
         if not bool((horiz | vert).all()):
             raise ValueError("model edges are not all nearest-neighbour bonds of its lattice_shape")
-        k_uv = torch.where(horiz, torch.where(dc > 0, 1, 0), torch.where(dr > 0, 3, 2))
-        k_vu = torch.tensor(_OPPOSITE)[k_uv]
-        su, sv = _site_slots(L2, H, W, u), _site_slots(L2, H, W, v)
+        k_uv = torch.where(horiz, torch.where(dc > 0, 1, 0), torch.where(dr > 0, 3, 2)).to(itype)
+        k_vu = torch.tensor(_OPPOSITE, dtype=itype)[k_uv]
+        su, sv = _cell_slots(ru, cu, H, W), _cell_slots(rv, cv, H, W)
         hw = H * W
         # flat slots into J (4, 4, H, W); both endpoints of a bond see its coupling
         self._j_slots = torch.cat(
             [(su // hw * 4 + k_uv) * hw + su % hw, (sv // hw * 4 + k_vu) * hw + sv % hw]
-        )
+        ).long()
         self._j_edge = torch.cat([torch.arange(e.shape[0])] * 2)
-        self._h_slots = _site_slots(L2, H, W, torch.arange(L1 * L2))
+        self._h_slots = _site_slots(L2, H, W, torch.arange(L1 * L2, dtype=itype)).long()
         self._dev_cache: dict = {}
         self._tables: dict = {}
         self._params: tuple | None = None  # (device, weights, h, J, h layout, uniform)

@@ -5,8 +5,11 @@
 - ``History`` (``history``): losses, metrics and wall times per step, evaluation records.
 - ``Evaluation`` (``evaluation``): metrics recorded at chosen steps, off the training clock.
 - ``linear_decay``, ``cosine_decay`` (``schedules``): learning-rate factors per step.
+- ``CheckpointCorrupted``, ``CheckpointInUse`` (``checkpoint``): a checkpoint whose bytes
+  differ from what was written; a checkpoint another run is training on.
 """
 
+from .checkpoint import CheckpointCorrupted, CheckpointInUse
 from .evaluation import Evaluation
 from .history import History, TrainingDiverged
 from .loop import fit, l1_penalty
@@ -16,6 +19,8 @@ __all__ = [
     "fit",
     "History",
     "TrainingDiverged",
+    "CheckpointCorrupted",
+    "CheckpointInUse",
     "Evaluation",
     "linear_decay",
     "cosine_decay",

@@ -11,8 +11,9 @@ import torch
 class TrainingDiverged(FloatingPointError):
     """The loss, a gradient or a parameter became NaN or infinite; ``step`` is the (1-based)
     step that produced it and ``parameter`` the parameter's name (``None``: the loss).
-    ``step_taken``: the step was an objective's own update, already applied (the checkpoint
-    file still holds the last good state)."""
+    ``step_taken``: the step was already applied (an objective's own update, or a step found
+    to have made a parameter non-finite before a save; the checkpoint file still holds the
+    last good state)."""
 
     def __init__(
         self,
@@ -33,9 +34,7 @@ class TrainingDiverged(FloatingPointError):
             if parameter is None
             else f"the {thing} of {parameter!r} is not finite (loss {loss})"
         )
-        taken = (
-            "the objective's own update was applied" if step_taken else "no optimiser step taken"
-        )
+        taken = "the step was applied" if step_taken else "no optimiser step taken"
         super().__init__(f"training diverged at step {step}: {what} ({taken}){where}")
 
 

@@ -7,11 +7,12 @@ the loss, the objective's ``metrics`` and the training time in a ``History``; ru
 evaluations that are due. Checkpoints hold everything needed to continue the same run
 (model, optimiser, scheduler, step, epoch and batch position, random generator states, the
 objective's state, the history), so an interrupted and resumed run equals an uninterrupted
-one bit for bit.
+one bit for bit; they are checked, when read, to belong to this run and to be intact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -26,8 +27,9 @@ from torch import nn
 
 from ..devices import module_device, module_dtype, resolve_device
 from .batches import Batches
-from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_lock, checkpoint_path, load_checkpoint, save_checkpoint
 from .evaluation import Evaluator, check_evaluations
+from .fingerprint import check_same_run, run_record
 from .history import History, TrainingDiverged
 from .schedules import make_scheduler
 
@@ -138,11 +140,13 @@ class _Run:
         self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.step, self.epoch, self.batch_pos = 0, 0, 0
         self.history = History()
+        self.record = None if ckpt is None else run_record(model, objective, optimizer, batches)
 
     # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         obj = self.objective
         return {
+            "run": self.record,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -156,11 +160,22 @@ class _Run:
         }
 
     def save(self) -> None:
+        """Write the checkpoint (if any) once every parameter is checked finite: a step
+        that made one NaN or infinite raises ``TrainingDiverged`` and the file keeps the
+        last good state."""
+        bad = _first_non_finite([(n, p.detach()) for n, p in self.named_params])
+        if bad is not None:
+            loss = self.history.loss[-1] if self.history.loss else math.nan
+            where = str(self.ckpt) if self.ckpt is not None else None
+            raise TrainingDiverged(self.step, loss, where, parameter=bad, step_taken=True)
         if self.ckpt is not None:
             save_checkpoint(self.ckpt, self.state_dict())
 
     def restore(self, device: torch.device) -> None:
+        """Continue from the checkpoint: its checksum and its run record (model, objective,
+        optimiser, data) are checked before anything is loaded."""
         state = load_checkpoint(self.ckpt, device)
+        check_same_run(state.get("run"), self.record, self.ckpt)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if (self.scheduler is None) != (state["scheduler"] is None):
@@ -371,8 +386,17 @@ def fit(
         evaluations: ``Evaluation`` hooks (metrics recorded in ``history.evaluations`` at
             chosen steps and epoch ends; their time is not training time).
         progress: tqdm bar with the loss (only when stderr is a terminal).
-        checkpoint: file to write every ``checkpoint_every`` steps and at the end.
-        resume: continue from ``checkpoint`` if it exists.
+        checkpoint: file to write every ``checkpoint_every`` steps and at the end (its
+            folder is created; an empty name, a folder or an unwritable path is refused
+            before training). It records the run it belongs to (``fingerprint``: model
+            class and tensor shapes, objective and settings, optimiser type, data
+            fingerprint) and the SHA-256 of its content (``checkpoint``). While ``fit``
+            runs it holds a lock on ``<checkpoint>.lock``: a second run on the same path
+            raises ``CheckpointInUse``.
+        resume: continue from ``checkpoint`` if it exists. A checkpoint of another run is
+            refused (``ValueError`` naming what differs), a damaged one too
+            (``CheckpointCorrupted``, a ``ValueError``); either file is left as it is.
+            ``resume=False`` starts afresh and overwrites it.
         shuffle: reshuffle tensor data every epoch.
         drop_last: skip the last, incomplete batch of each epoch of tensor data.
 
@@ -382,8 +406,9 @@ def fit(
     Returns the ``History``. Raises ``TrainingDiverged`` (a ``FloatingPointError``) naming
     the step if the loss, or the gradient of any parameter (named in the error), is NaN or
     infinite: no optimiser step is taken. After an objective's own ``update`` the
-    parameters are checked instead (that step was applied). Either way the last checkpoint
-    file is left as it was.
+    parameters are checked instead (that step was applied), and so they are before every
+    checkpoint and at the end: a step that made a parameter NaN or infinite raises then.
+    Either way the last checkpoint file is left as it was.
     """
     _check_arguments(model, objective, epochs, steps, batch_size, checkpoint_every, l1, generator)
     callbacks = list(callbacks)
@@ -392,37 +417,41 @@ def fit(
             raise TypeError(f"callbacks must be callables cb(step, model, history), got {cb!r}")
     evaluations = check_evaluations(evaluations)
     ckpt = checkpoint_path(checkpoint)
-    if device is not None:
-        model.to(resolve_device(device))
-    dev, dtype = module_device(model), module_dtype(model)
-    opt = make_optimizer(optimizer, model, lr)
-    sched = make_scheduler(scheduler, opt)
-    generator = _run_generator(generator, dev)
-    batches = Batches(
-        data,
-        model,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
-        seed=_seed_from(generator),
-        dtype=dtype,
-    )
-    run = _Run(model, objective, batches, opt, sched, float(l1), generator, ckpt)
-    run.device, run.dtype = dev, dtype
-    if ckpt is not None and resume and ckpt.exists():
-        run.restore(dev)
-    evaluator = Evaluator(evaluations, model, run.history)
+    lock = contextlib.nullcontext() if ckpt is None else checkpoint_lock(ckpt)
+    with lock:  # held from the resume to the last save
+        if device is not None:
+            model.to(resolve_device(device))
+        dev, dtype = module_device(model), module_dtype(model)
+        opt = make_optimizer(optimizer, model, lr)
+        sched = make_scheduler(scheduler, opt)
+        generator = _run_generator(generator, dev)
+        batches = Batches(
+            data,
+            model,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=_seed_from(generator),
+            dtype=dtype,
+        )
+        run = _Run(model, objective, batches, opt, sched, float(l1), generator, ckpt)
+        run.device, run.dtype = dev, dtype
+        if ckpt is not None and resume and ckpt.exists():
+            run.restore(dev)
+        evaluator = Evaluator(evaluations, model, run.history)
 
-    from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-    total = _total_steps(epochs, steps, batches.n_batches)
-    bar = tqdm(total=total, initial=run.step, disable=not _progress_enabled(progress), unit="step")
-    was_training = model.training
-    model.train()
-    try:
-        _train(run, epochs, steps, callbacks, evaluator, checkpoint_every, bar)
-        run.save()
-    finally:
-        bar.close()
-        model.train(was_training)
-    return run.history
+        total = _total_steps(epochs, steps, batches.n_batches)
+        bar = tqdm(
+            total=total, initial=run.step, disable=not _progress_enabled(progress), unit="step"
+        )
+        was_training = model.training
+        model.train()
+        try:
+            _train(run, epochs, steps, callbacks, evaluator, checkpoint_every, bar)
+            run.save()
+        finally:
+            bar.close()
+            model.train(was_training)
+        return run.history

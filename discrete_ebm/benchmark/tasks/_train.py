@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 import torch
@@ -23,24 +24,36 @@ def train_with_evaluations(
     batch_size: int,
     generator: torch.Generator,
     l1: float = 0.0,
+    progress: bool = False,
 ) -> CellResult:
     """``fit`` for ``steps`` optimiser steps (Adam at ``lr``) calling ``evaluate()`` every
     ``⌈steps / n_evals⌉`` steps and after the last one (so at most ``n_evals`` times); the
     last evaluation is the cell's final metrics, the records (step, training seconds,
-    metrics) its curve."""
+    metrics) its curve. ``progress``: a bar over the steps, cleared when the cell ends
+    (nested under the suite's bar of cells)."""
+    from tqdm.auto import tqdm
+
     every = max(1, math.ceil(steps / n_evals))
-    history = fit(
-        model,
-        objective,
-        data,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        l1=l1,
-        generator=generator,
-        progress=False,
-        evaluations=[Evaluation(lambda m: evaluate(), every=every)],
-    )
+    shown = progress and sys.stderr.isatty()
+    bar = tqdm(total=steps, desc="steps", unit="step", leave=False, disable=not shown)
+
+    def tick(step: int, *_) -> None:
+        bar.update(step - bar.n)
+
+    with bar:
+        history = fit(
+            model,
+            objective,
+            data,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            l1=l1,
+            generator=generator,
+            progress=False,
+            callbacks=[tick],
+            evaluations=[Evaluation(lambda m: evaluate(), every=every)],
+        )
     curve = [
         {"step": r["step"], "seconds": r["seconds"], **_metrics(r)} for r in history.evaluations
     ]

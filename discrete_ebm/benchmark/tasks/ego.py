@@ -31,7 +31,7 @@ class EgoTask:
 
     def run(self, cell: Cell, *, progress: bool = False) -> CellResult:
         config = EgoConfig(objective=cell.objective, seed=cell.seed, device="cpu", **cell.settings)
-        result = run_ego(config)
+        result = run_ego(config, progress=progress)
         mmd = result.mmd
         metrics = {
             "mmd_avg": mmd["average"],

@@ -78,4 +78,5 @@ class IsingTask:
             lr=1e-2,
             batch_size=256,
             generator=gen,
+            progress=progress,
         )

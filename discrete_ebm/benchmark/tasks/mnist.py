@@ -75,10 +75,10 @@ class MnistTask:
         torch.manual_seed(cell.seed)
         gen = torch.Generator().manual_seed(cell.seed)
         if cell.view == "discrete":
-            return self._discrete(cell.objective, train, test, st, gen)
-        return self._continuous(cell.objective, train, test, st, gen)
+            return self._discrete(cell.objective, train, test, st, gen, progress)
+        return self._continuous(cell.objective, train, test, st, gen, progress)
 
-    def _discrete(self, name, train, test, st, gen) -> CellResult:
+    def _discrete(self, name, train, test, st, gen, progress) -> CellResult:
         kind, objective_name = name.split("-", 1)
         if kind == "rbm":
             model = RBM(784, st["hidden"], generator=gen).init_from_data(train)
@@ -103,10 +103,17 @@ class MnistTask:
             return {"test_ll": ais.log_likelihood(model, test, log_z), "log_z_stderr": stderr}
 
         return train_with_evaluations(
-            model, objective, train, steps=st["steps"], evaluate=evaluate, generator=gen, **TRAINING
+            model,
+            objective,
+            train,
+            steps=st["steps"],
+            evaluate=evaluate,
+            generator=gen,
+            progress=progress,
+            **TRAINING,
         )
 
-    def _continuous(self, name, train, test, st, gen) -> CellResult:
+    def _continuous(self, name, train, test, st, gen, progress) -> CellResult:
         # dequantise: binary pixels plus uniform noise of one grey level's width, in [0, 1]
         u = torch.rand(train.shape, generator=gen) / 256
         x = train * (255 / 256) + u
@@ -124,5 +131,12 @@ class MnistTask:
             return {"denoise_gain": float(gain)}
 
         return train_with_evaluations(
-            model, objective, x, steps=st["steps"], evaluate=evaluate, generator=gen, **TRAINING
+            model,
+            objective,
+            x,
+            steps=st["steps"],
+            evaluate=evaluate,
+            generator=gen,
+            progress=progress,
+            **TRAINING,
         )

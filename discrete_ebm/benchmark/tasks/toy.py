@@ -139,11 +139,13 @@ class Toy2DTask:
         ev = cell.settings["eval"]
         n_evals = cell.settings["n_evals"]
         if cell.view == "continuous":
-            return self._run_continuous(cell.objective, train, test, steps, gen, ev, n_evals)
-        return self._run_discrete(cell.objective, train, test, steps, gen, ev, n_evals)
+            run = self._run_continuous
+        else:
+            run = self._run_discrete
+        return run(cell.objective, train, test, steps, gen, ev, n_evals, progress)
 
     # ------------------------------------------------------------ continuous
-    def _run_continuous(self, name, train, test, steps, gen, ev, n_evals) -> CellResult:
+    def _run_continuous(self, name, train, test, steps, gen, ev, n_evals, progress) -> CellResult:
         model = MLPEnergy(2, (64, 64), "silu")
         objective = _objective(CONTINUOUS, name, model)
 
@@ -163,10 +165,11 @@ class Toy2DTask:
             lr=1e-3,
             batch_size=256,
             generator=gen,
+            progress=progress,
         )
 
     # -------------------------------------------------------------- discrete
-    def _run_discrete(self, name, train, test, steps, gen, ev, n_evals) -> CellResult:
+    def _run_discrete(self, name, train, test, steps, gen, ev, n_evals, progress) -> CellResult:
         codes = encode_gray(train.double(), BITS, x_range=X_RANGE).float()
         test_codes = encode_gray(test.double(), BITS, x_range=X_RANGE).float()
         model = MLPEnergy(2 * BITS, (64, 64), "silu", binary=True)
@@ -191,6 +194,7 @@ class Toy2DTask:
             lr=1e-3,
             batch_size=256,
             generator=gen,
+            progress=progress,
         )
 
 
