@@ -35,3 +35,15 @@ def test_readme_python_example_runs_and_learns_the_couplings(capsys):
     # 2,000 samples of a 4×4 lattice: ED's coupling error is far below the coupling (0.4)
     assert (model.J - truth.J).pow(2).mean().sqrt().item() < 0.1
     assert capsys.readouterr().out.count("tensor(") == 2
+
+
+def test_readme_and_help_give_the_same_duration_for_the_quick_suite():
+    import re
+
+    from discrete_ebm.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["benchmark"]
+    quick = next(a for a in sub._actions if "--quick" in a.option_strings).help
+    duration = re.search(r"about \d+ minutes on \d+ cores", quick).group(0)
+    assert duration in (ROOT / "README.md").read_text()
