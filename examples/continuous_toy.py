@@ -18,9 +18,7 @@ import argparse
 import os
 
 from discrete_ebm.data.toy import TOY_DENSITIES
-from discrete_ebm.io import write_json
-from discrete_ebm.plotting.continuous import plot_toy_results
-from discrete_ebm.recipes.continuous import GRID, LIM, OBJECTIVES, run_toy_objectives
+from discrete_ebm.recipes.continuous import OBJECTIVES, run_toy_objectives
 from discrete_ebm.threads import add_threads_argument, set_threads
 
 
@@ -54,26 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         log=None if args.quiet else print,
     )
-    png = plot_toy_results(
-        toy.truth,
-        toy.data,
-        toy.panels,
-        LIM,
-        f"{args.out}/continuous_{args.density}.png",
-        title=f"{args.density}: {steps} steps per objective",
-    )
-    path = write_json(
-        f"{args.out}/continuous_{args.density}.json",
-        {
-            "density": args.density,
-            "steps": steps,
-            "batch_size": 256,  # run_toy_objectives' defaults, as discrete-ebm continuous
-            "lr": 3e-3,
-            "seed": args.seed,
-            "grid": {"lim": LIM, "cells": GRID},
-            "results": toy.results,
-        },
-    )
+    path, png = toy.save(args.out)
     if not args.quiet:
         print(f"wrote {path} and {png}")
     return 0

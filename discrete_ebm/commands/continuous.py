@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ..data.toy import TOY_DENSITIES
-from ..recipes.continuous import GRID, LIM, OBJECTIVES
+from ..recipes.continuous import OBJECTIVES
 from ._common import add_common_arguments, report, say, show_progress
 
 
@@ -53,8 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args) -> int:
     if args.steps <= 0 or args.batch_size <= 0 or args.sample_steps <= 0:
         raise SystemExit("--steps, --batch-size and --sample-steps must be positive")
-    from ..io import write_json
-    from ..plotting.continuous import plot_toy_results
     from ..recipes.continuous import run_toy_objectives
 
     toy = run_toy_objectives(
@@ -69,25 +67,6 @@ def run(args) -> int:
         progress=show_progress(args),
         log=lambda message: say(args, message),
     )
-    png = plot_toy_results(
-        toy.truth,
-        toy.data,
-        toy.panels,
-        LIM,
-        f"{args.out}/continuous_{args.density}.png",
-        title=f"{args.density}: {args.steps} steps per objective",
-    )
-    path = write_json(
-        f"{args.out}/continuous_{args.density}.json",
-        {
-            "density": args.density,
-            "steps": args.steps,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "seed": args.seed,
-            "grid": {"lim": LIM, "cells": GRID},
-            "results": toy.results,
-        },
-    )
+    path, png = toy.save(args.out)
     report(f"wrote {path} and {png}")
     return 0

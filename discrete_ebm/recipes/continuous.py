@@ -10,9 +10,11 @@ MMD² of its Langevin samples to held-out data.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -174,6 +176,30 @@ class ToyRun:
     panels: dict[str, tuple[torch.Tensor, torch.Tensor]]
     truth: torch.Tensor | None
     data: torch.Tensor
+    settings: dict
+
+    def summary(self) -> dict:
+        """The JSON record: density, the training settings, the grid and every result."""
+        grid = {"lim": LIM, "cells": GRID}
+        return {"density": self.density, **self.settings, "grid": grid, "results": self.results}
+
+    def save(self, out: str | os.PathLike) -> tuple[Path, Path]:
+        """Write ``continuous_<density>.json`` (``summary``) and ``.png`` (true and learned
+        densities, samples) into ``out``; returns their paths."""
+        from ..io import write_json
+        from ..plotting.continuous import plot_toy_results
+
+        stem = Path(out) / f"continuous_{self.density}"
+        steps = self.settings["steps"]
+        png = plot_toy_results(
+            self.truth,
+            self.data,
+            self.panels,
+            LIM,
+            stem.with_suffix(".png"),
+            title=f"{self.density}: {steps} steps per objective",
+        )
+        return write_json(stem.with_suffix(".json"), self.summary()), png
 
 
 def run_toy_objectives(
@@ -218,4 +244,5 @@ def run_toy_objectives(
             )
             log(f"{name}: {m['seconds_per_step'] * 1e3:.1f} ms/step, MMD² {m['mmd2']:.4f}{extra}")
     data = sample_toy(density, 2000, seed + 10_000)
-    return ToyRun(density, results, panels, true_log_density_grid(density), data)
+    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
+    return ToyRun(density, results, panels, true_log_density_grid(density), data, settings)
