@@ -44,6 +44,8 @@ _EXPORTS = {
     ),
     "samplers": ("BlockGibbsSampler", "GibbsSampler", "GWGSampler", "LangevinSampler", "Sampler"),
     "training": (
+        "CheckpointCorrupted",
+        "CheckpointInUse",
         "Evaluation",
         "History",
         "TrainingDiverged",
@@ -110,6 +112,8 @@ __all__ = [
     "cosine_decay",
     "History",
     "TrainingDiverged",
+    "CheckpointCorrupted",
+    "CheckpointInUse",
     "exact",
     "ais",
     "resolve_device",
