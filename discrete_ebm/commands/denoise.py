@@ -39,7 +39,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--n", type=int, default=100, help="MNIST test digits to use (default: 100)")
     p.add_argument(
-        "--data", default=None, help="data folder with mnist/ (default: $DISCRETE_EBM_DATA)"
+        "--data",
+        default=None,
+        help="data folder with mnist/ (default: $DISCRETE_EBM_DATA, else the cache folder)",
     )
     p.add_argument(
         "--noise",

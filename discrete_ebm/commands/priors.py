@@ -25,7 +25,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--data", default=None, help="data folder with mnist/ (default: $DISCRETE_EBM_DATA)"
+        "--data",
+        default=None,
+        help="data folder with mnist/ (default: $DISCRETE_EBM_DATA, else the cache folder)",
     )
     p.add_argument(
         "--only", choices=sorted(PRETRAINED_FILES), default=None, help="build one prior only"

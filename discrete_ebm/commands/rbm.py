@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ais-chains", type=int, default=100)
     p.add_argument("--ais-betas", type=int, default=2000)
     p.add_argument("--sample-steps", type=int, default=1000, help="Gibbs sweeps for samples.png")
-    p.add_argument("--data", default=None, help="data directory (default $DISCRETE_EBM_DATA)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="data folder with mnist/ (default: $DISCRETE_EBM_DATA, else the cache folder)",
+    )
     p.add_argument(
         "--train-rows", type=int, default=None, help="train on the first N images (quick runs)"
     )

@@ -11,11 +11,12 @@ from .ising import (
     sample_ising,
     trainable_ising,
 )
-from .paths import data_dir
+from .paths import DataNotFoundError, data_dir
 from .toy import decode_gray, encode_gray, log_density, sample_toy, sample_toy_gray
 
 __all__ = [
     "data_dir",
+    "DataNotFoundError",
     "sample_ising",
     "lattice_benchmark",
     "lattice_model",
