@@ -89,9 +89,6 @@ def _check(args) -> None:
 
 def run(args) -> int:
     _check(args)
-    from ..data.ising import save_couplings, to_benchmark_scale
-    from ..io import write_json
-    from ..plotting.ising import coupling_figure
     from ..recipes.ising import run_ising
 
     try:
@@ -121,26 +118,11 @@ def run(args) -> int:
         )
     except (OSError, ValueError) as err:  # unreadable or inconsistent data
         raise SystemExit(str(err)) from None
-    data, J, h = result.data, result.model.J.detach().cpu(), result.model.h.detach().cpu()
-    if data.true_model is not None:
-        true = data.true_model
-        save_couplings(f"{args.out}/data.npz", true.J, true.h, x=data.x.cpu())
-    truth = {} if data.J_true is None else {"J_true": data.J_true, "h_true": data.h_true}
-    npz = save_couplings(f"{args.out}/couplings.npz", J, h, **truth)
-    out = write_json(f"{args.out}/ising.json", result.summary())
+    paths = result.save(args.out)
     rmse = result.rmse
-    title = f"{args.objective}: {data.x.shape[0]} samples, d = {data.x.shape[1]}"
-    if rmse is not None:
-        title += f", RMSE(J/2) = {rmse:.4f} (−ln = {-math.log(rmse):.2f})"
-    png = coupling_figure(
-        to_benchmark_scale(J).numpy(),
-        result.history.loss,
-        f"{args.out}/ising.png",
-        J_true=None if data.J_true is None else data.J_true / 2,
-        title=title,
-    )
     if rmse is not None:
         report(f"{args.objective}: RMSE(J/2) = {rmse:.5f}, −ln RMSE = {-math.log(rmse):.2f}")
     s = result.seconds
-    report(f"data {s['data']:.1f}s, training {s['train']:.1f}s; wrote {npz}, {out}, {png}")
+    wrote = ", ".join(str(paths[k]) for k in ("couplings", "json", "png"))
+    report(f"data {s['data']:.1f}s, training {s['train']:.1f}s; wrote {wrote}")
     return 0

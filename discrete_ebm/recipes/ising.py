@@ -12,9 +12,11 @@ L1 penalty on the couplings; optionally a second stage keeps only the pairs with
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +28,8 @@ from ..data.ising import (
     benchmark_rmse,
     lattice_benchmark,
     load_rows,
+    save_couplings,
+    to_benchmark_scale,
     trainable_ising,
 )
 from ..devices import resolve_device
@@ -306,6 +310,35 @@ class IsingResult:
             "settings": self.settings,
             "history": self.history.to_dict(),
         }
+
+    def save(self, out: str | os.PathLike) -> dict[str, Path]:
+        """Write into ``out``: ``couplings.npz`` (learned ``J``, ``h``; ``J_true``/``h_true``
+        when known), ``data.npz`` (generated data with its true model), ``ising.json``
+        (``summary``) and ``ising.png`` (true vs learned couplings, loss curve); returns the
+        paths by name."""
+        from ..io import write_json
+        from ..plotting.ising import coupling_figure
+
+        out, data = Path(out), self.data
+        J, h = self.model.J.detach().cpu(), self.model.h.detach().cpu()
+        paths = {}
+        if data.true_model is not None:
+            true = data.true_model
+            paths["data"] = save_couplings(out / "data.npz", true.J, true.h, x=data.x.cpu())
+        truth = {} if data.J_true is None else {"J_true": data.J_true, "h_true": data.h_true}
+        paths["couplings"] = save_couplings(out / "couplings.npz", J, h, **truth)
+        paths["json"] = write_json(out / "ising.json", self.summary())
+        title = f"{self.objective}: {data.x.shape[0]} samples, d = {data.x.shape[1]}"
+        if self.rmse is not None:
+            title += f", RMSE(J/2) = {self.rmse:.4f} (−ln = {-math.log(self.rmse):.2f})"
+        paths["png"] = coupling_figure(
+            to_benchmark_scale(J).numpy(),
+            self.history.loss,
+            out / "ising.png",
+            J_true=None if data.J_true is None else data.J_true / 2,
+            title=title,
+        )
+        return paths
 
 
 def run_ising(
