@@ -132,41 +132,43 @@ def check_rows(x, name: str = "x") -> None:
         raise ValueError(f"{name} must have at least one row, got shape {tuple(x.shape)}")
 
 
-def check_finite_parameters(module: torch.nn.Module, user: str) -> None:
-    """Every floating parameter and buffer of ``module`` finite, else a ``ValueError``
-    naming the first bad one.
+def first_non_finite(named) -> str | None:
+    """Name of the first tensor with a NaN or infinite entry in ``named`` (pairs ``(name,
+    tensor or None)``; ``None`` and empty tensors skipped), or ``None``.
 
     Fast path: one float64 sum per tensor and a single synchronisation (a NaN or ±inf makes
     the total non-finite; no full-size temporary). Only if the total is not finite are the
     tensors checked one by one (a sum that overflowed on finite values passes there).
     """
-    tensors = [
-        t
-        for group in (module.parameters(), module.buffers())
-        for t in group
-        if t.is_floating_point() and t.layout == torch.strided and t.numel()
-    ]
+    tensors = [(n, t) for n, t in named if t is not None and t.numel()]
     if not tensors:
-        return
+        return None
+    device = tensors[0][1].device
     with torch.no_grad():
-        total = torch.stack([t.sum(dtype=torch.float64) for t in tensors]).sum()
-        if bool(torch.isfinite(total)):
-            return
-        bad = next((t for t in tensors if not bool(torch.isfinite(t).all())), None)
-    if bad is None:
-        return
-    kind, n = next(
-        (kind, n)
+        sums = [t.sum(dtype=torch.float64).to(device) for _, t in tensors]
+        if bool(torch.isfinite(torch.stack(sums).sum())):
+            return None
+        return next((n for n, t in tensors if not bool(torch.isfinite(t).all())), None)
+
+
+def check_finite_parameters(module: torch.nn.Module, user: str) -> None:
+    """Every floating parameter and buffer of ``module`` finite, else a ``ValueError``
+    naming the first bad one (``first_non_finite``)."""
+    named = {
+        f"{kind} {n!r}": t
         for kind, group in (
             ("parameter", module.named_parameters()),
             ("buffer", module.named_buffers()),
         )
         for n, t in group
-        if t is bad
-    )
-    what = "NaN" if bool(torch.isnan(bad).any()) else "infinite values"
+        if t.is_floating_point() and t.layout == torch.strided
+    }
+    bad = first_non_finite(named.items())
+    if bad is None:
+        return
+    what = "NaN" if bool(torch.isnan(named[bad]).any()) else "infinite values"
     raise ValueError(
-        f"{type(module).__name__} {kind} {n!r} contains {what}; {user} needs finite "
+        f"{type(module).__name__} {bad} contains {what}; {user} needs finite "
         "parameters (a training run that diverged? reload the last good checkpoint)"
     )
 

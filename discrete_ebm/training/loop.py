@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import first_non_finite
 from ..devices import module_device, module_dtype, resolve_device
 from .batches import Batches
 from .checkpoint import checkpoint_lock, checkpoint_path, load_checkpoint, save_checkpoint
@@ -63,24 +64,6 @@ def make_optimizer(optimizer, model: nn.Module, lr: float) -> torch.optim.Optimi
         "optimizer must be None, a torch.optim.Optimizer or a callable params -> optimizer, "
         f"got {type(optimizer).__name__}"
     )
-
-
-def _first_non_finite(named: list[tuple[str, torch.Tensor | None]]) -> str | None:
-    """Name of the first tensor with a NaN or infinite entry (``None`` entries skipped).
-
-    The common case costs one reduction per tensor and one device sync: NaN and ±inf
-    survive a sum, so a finite total clears them all; only a non-finite total (or a sum
-    overflowing from huge finite entries) is checked entry by entry."""
-    grads = [(n, t) for n, t in named if t is not None]
-    if not grads:
-        return None
-    device = grads[0][1].device
-    if bool(torch.stack([g.sum().to(device, torch.float64) for _, g in grads]).sum().isfinite()):
-        return None
-    for name, g in grads:
-        if not bool(g.isfinite().all()):
-            return name
-    return None
 
 
 def _seed_from(generator: torch.Generator) -> int:
@@ -163,7 +146,7 @@ class _Run:
         """Write the checkpoint (if any) once every parameter is checked finite: a step
         that made one NaN or infinite raises ``TrainingDiverged`` and the file keeps the
         last good state."""
-        bad = _first_non_finite([(n, p.detach()) for n, p in self.named_params])
+        bad = first_non_finite([(n, p.detach()) for n, p in self.named_params])
         if bad is not None:
             loss = self.history.loss[-1] if self.history.loss else math.nan
             where = str(self.ckpt) if self.ckpt is not None else None
@@ -237,7 +220,7 @@ class _Run:
         if loss is NotImplemented:
             return None
         value = math.nan if loss is None else float(loss)
-        bad = _first_non_finite([(n, p.detach()) for n, p in self.named_params])
+        bad = first_non_finite([(n, p.detach()) for n, p in self.named_params])
         if bad is not None or (loss is not None and not math.isfinite(value)):
             where = str(self.ckpt) if self.ckpt is not None else None
             raise TrainingDiverged(self.step + 1, value, where, parameter=bad, step_taken=True)
@@ -248,7 +231,7 @@ class _Run:
         value, penalty = self._owned_update(x), None
         if value is None:
             value, total, penalty = self._gradients(x)
-            bad = _first_non_finite([(n, p.grad) for n, p in self.named_params])
+            bad = first_non_finite([(n, p.grad) for n, p in self.named_params])
             if bad is not None:
                 raise self._diverged(total, parameter=bad)
             self.optimizer.step()
