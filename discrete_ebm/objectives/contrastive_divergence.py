@@ -110,11 +110,12 @@ class ContrastiveDivergence(Objective):
         return torch.where(fresh.unsqueeze(1), noise, states)
 
     def _run(self, x0: torch.Tensor, generator) -> tuple[torch.Tensor, dict]:
-        out, diag = self.sampler.sample(
-            n_steps=self.k, x0=x0, thin=self.k, generator=generator, return_diagnostics=True
-        )
-        stats = {key: diag[key] for key in ("acceptance_rate", "flip_rate") if key in diag}
-        return out, stats
+        """``k`` sampler steps from ``x0`` (states this objective built from checked data or
+        its own chains): the sampler's run loop directly, without ``sample``'s argument
+        checks and diagnostic energies (``fit`` already checks the loss and gradients)."""
+        with torch.no_grad():
+            out, _, stats = self.sampler.run_chains(x0.clone(), [1.0] * self.k, None, x0, generator)
+        return out, {k: v for k, v in stats.items() if k in ("acceptance_rate", "flip_rate")}
 
     def negatives(
         self, x: torch.Tensor, generator: torch.Generator | None = None
