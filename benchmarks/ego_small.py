@@ -1,18 +1,23 @@
-"""Ego-small benchmark: degree / clustering / orbit MMD² of generated vs test graphs.
+"""Ego-small benchmark: graphs generated FROM NOISE, scored under both published protocols.
 
     python benchmarks/ego_small.py [--seeds 0 1 2] [--methods ed-bern ed-grid cd]
-                                   [--split test|validation] [--n-generated 40]
+                                   [--split test|validation] [--n-generated 1024]
+                                   [--init noise|data] [--sampler annealed|gibbs|gwg]
 
 For each method and seed: train a GIN energy on the 160 training graphs
-(``discrete_ebm.graphs.experiment.run_ego``), generate 40 graphs, score them against the
-40 test graphs.
-This is GDSS's protocol (harryjo97/GDSS ``sampler.py``: one batch of samples cut to
-``len(test_graph_list)`` = 40; ``evaluation/stats.py``: biased MMD², Gaussian-EMD for degree
-and clustering, Gaussian RBF σ = 30 on mean orbit counts; a graph left empty after removing
-isolated nodes counts as one isolated node). ``--split validation`` trains on training
-graphs 40..159 and scores against training graphs 0..39 (for tuning; never tune on test).
-Prints ONE JSON line: mean and standard deviation over seeds of each MMD² per method,
-training/sampling seconds (medians), the train-vs-test reference, and published figures.
+(``discrete_ebm.graphs.experiment.run_ego``), generate ``--n-generated`` graphs (default
+1,024) from noise with node counts drawn from the training graphs (``--init data`` starts
+the chains at training graphs instead; every output says so), and score them against the
+40 test graphs: EDP-GNN's protocol (all generated graphs) and GDSS's (the first 40; and the
+mean ± std over every disjoint block of 40), each with degree, clustering, orbit, spectral
+and average MMD² (GDSS's kernels: biased MMD², Gaussian-EMD for degree / clustering /
+spectral, Gaussian RBF σ = 30 on mean orbit counts; a graph left empty after removing
+isolated nodes counts as one isolated node), and validity (connected, dominating node,
+novel, unique). ``--split validation`` trains on training graphs 40..159 and scores
+against training graphs 0..39 (for tuning; never tune on test).
+Prints ONE JSON line: mean and standard deviation over seeds of every figure per method,
+training/sampling seconds (medians), the references (training graphs vs test, and the
+40-vs-40 floor of real graphs over 30 draws) and published figures.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import statistics
 import sys
 from dataclasses import asdict
 
+from discrete_ebm.graphs.config import SAMPLERS, init_label
 from discrete_ebm.graphs.datasets import ego_small
 from discrete_ebm.graphs.experiment import (
     OBJECTIVES,
@@ -32,6 +38,7 @@ from discrete_ebm.graphs.experiment import (
     validation_split,
 )
 from discrete_ebm.graphs.metrics import graph_mmds
+from discrete_ebm.graphs.protocols import evaluate_generated, mean_std, real_floor
 from discrete_ebm.io import write_json
 from discrete_ebm.threads import add_threads_argument, set_threads
 from discrete_ebm.training import TrainingDiverged
@@ -46,17 +53,34 @@ PUBLISHED = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     d = EgoConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", choices=OBJECTIVES, default=list(OBJECTIVES))
     p.add_argument("--steps", type=int, default=d.steps, help="training steps")
     p.add_argument("--cd-steps", type=int, default=None, help="training steps for CD")
-    p.add_argument("--sampler", choices=("gwg", "gibbs"), default=d.sampler)
-    p.add_argument("--sample-steps", type=int, default=d.sample_steps)
+    p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler)
+    p.add_argument("--sample-steps", type=int, default=d.sample_steps, help="gibbs/gwg")
+    p.add_argument("--sweeps", type=float, default=d.sweeps, help="annealed: sweeps per graph")
+    p.add_argument("--beta-start", type=float, default=d.beta_start, help="annealed: first β")
+    p.add_argument("--anneal-fraction", type=float, default=d.anneal_fraction)
+    p.add_argument(
+        "--plain-annealing",
+        dest="population",
+        action="store_false",
+        help="annealed: no population-annealing resampling",
+    )
+    p.add_argument("--no-hub-features", dest="hub_features", action="store_false")
     p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
-    p.add_argument("--epsilon", type=float, default=d.epsilon, help="ED-Bern flip probability")
+    p.add_argument("--init-density", type=float, default=d.init_density)
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        nargs="+",
+        default=[d.epsilon] if isinstance(d.epsilon, float) else list(d.epsilon),
+        help="ED-Bern flip probabilities (several: multi-scale, one drawn per graph)",
+    )
     p.add_argument("--negatives", type=int, default=d.n_negatives, help="ED negatives")
     p.add_argument(
         "--cd-updates",
@@ -68,112 +92,139 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=d.hidden)
     p.add_argument("--layers", type=int, default=d.n_layers)
     p.add_argument("--beta-end", type=float, default=d.beta_end, help="final inverse temp.")
-    p.add_argument(
-        "--n-generated", type=int, default=None, help="graphs per run (default: len(test))"
-    )
+    p.add_argument("--n-generated", type=int, default=d.n_generated, help="graphs per run")
     p.add_argument("--split", choices=("test", "validation"), default="test")
     p.add_argument(
         "--resample",
         type=int,
         default=0,
-        help="also score K more 40-graph draws of each trained model (evaluation noise)",
+        help="also score K more draws of --n-generated graphs of each trained model",
     )
     add_threads_argument(p, default=1)
     p.add_argument("--out", default=None, help="also write the full per-run results here")
-    args = p.parse_args(argv)
-    set_threads(args.threads)
+    return p
 
+
+def _config(args, method: str, seed: int) -> EgoConfig:
+    steps = args.cd_steps if (method == "cd" and args.cd_steps) else args.steps
+    eps = args.epsilon[0] if len(args.epsilon) == 1 else tuple(args.epsilon)
+    return EgoConfig(
+        objective=method,
+        steps=steps,
+        sampler=args.sampler,
+        sample_steps=args.sample_steps,
+        sweeps=args.sweeps,
+        beta_start=args.beta_start,
+        anneal_fraction=args.anneal_fraction,
+        resample=args.population,
+        hub_features=args.hub_features,
+        init=args.init,
+        init_density=args.init_density,
+        epsilon=eps,
+        n_negatives=args.negatives,
+        cd_updates=args.cd_updates,
+        lr=args.lr,
+        hidden=args.hidden,
+        n_layers=args.layers,
+        beta_end=args.beta_end,
+        n_generated=args.n_generated,
+        seed=seed,
+        device="cpu",
+    )
+
+
+def _run_one(args, method: str, seed: int, split) -> dict:
+    """Train, generate, score one (method, seed); a diverged run is reported as NaN."""
+    cfg = _config(args, method, seed)
+    try:
+        r = run_ego(cfg, split=split)
+    except TrainingDiverged as err:  # reported, not hidden: the row shows NaN
+        print(f"{method} seed {seed}: {err}", file=sys.stderr, flush=True)
+        return {"seed": seed, "diverged": str(err), "config": asdict(cfg)}
+    d = r.to_dict()
+    run = {"seed": seed, **{k: d[k] for k in RUN_KEYS}, "config": asdict(cfg)}
+    e = d["edp_gnn"]
+    print(
+        f"{method} seed {seed} ({d['init_label']}): average {e['average']:.4f} "
+        f"({e['n_generated']} graphs), first 40 {d['gdss']['average']:.4f}, "
+        f"validity {d['validity']}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if args.resample:
+        draws = []
+        for k in range(1, args.resample + 1):
+            g, _ = generate_ego(r.model, cfg, split, sample_seed=1000 * (seed + 1) + k)
+            draws.append(evaluate_generated(split.test, split.train, g))
+        run["resampled"] = draws
+    return run
+
+
+#: per-run keys copied from ``EgoResult.to_dict()``
+RUN_KEYS = (
+    "init",
+    "init_label",
+    "edp_gnn",
+    "gdss",
+    "gdss_blocks",
+    "validity",
+    "train_seconds",
+    "sample_seconds",
+    "final_loss",
+    "n_generated",
+    "n_failed_single_node",
+    "generated_nodes_mean",
+    "generated_edges_mean",
+)
+
+
+def _summary(rs: list[dict]) -> dict:
+    """Mean ± std over seeds of every protocol figure and validity rate."""
+    ok = [r for r in rs if "diverged" not in r]
+    row: dict = {"n_seeds": len(ok), "n_diverged": len(rs) - len(ok)}
+    if not ok:
+        return row
+    for proto in ("edp_gnn", "gdss", "validity"):
+        keys = [k for k in ok[0][proto] if not k.startswith("n_")]
+        row[proto] = mean_std([{k: r[proto][k] for k in keys} for r in ok])
+    row["gdss_blocks_mean"] = mean_std(
+        [{k: v["mean"] for k, v in r["gdss_blocks"].items() if k != "n_blocks"} for r in ok]
+    )
+    for k in ("generated_nodes_mean", "generated_edges_mean"):
+        row[k] = mean_std([{k: r[k]} for r in ok])[k]
+    row["train_seconds_median"] = statistics.median(r["train_seconds"] for r in ok)
+    row["sample_seconds_median"] = statistics.median(r["sample_seconds"] for r in ok)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    set_threads(args.threads)
     split = ego_small()
     if args.split == "validation":
         split = validation_split(split)
-    runs = {}
-    for method in args.methods:
-        runs[method] = []
-        for seed in args.seeds:
-            steps = args.cd_steps if (method == "cd" and args.cd_steps) else args.steps
-            cfg = EgoConfig(
-                objective=method,
-                steps=steps,
-                sampler=args.sampler,
-                sample_steps=args.sample_steps,
-                init=args.init,
-                epsilon=args.epsilon,
-                n_negatives=args.negatives,
-                cd_updates=args.cd_updates,
-                lr=args.lr,
-                hidden=args.hidden,
-                n_layers=args.layers,
-                beta_end=args.beta_end,
-                n_generated=args.n_generated,
-                seed=seed,
-                device="cpu",
-            )
-            try:
-                r = run_ego(cfg, split=split)
-            except TrainingDiverged as err:  # reported, not hidden: the row shows NaN
-                print(f"{method} seed {seed}: {err}", file=sys.stderr, flush=True)
-                nan = float("nan")
-                runs[method].append(
-                    {
-                        "seed": seed,
-                        "diverged": str(err),
-                        "config": asdict(cfg),
-                        "mmd": dict.fromkeys(("degree", "clustering", "orbit", "average"), nan),
-                        "train_seconds": nan,
-                        "sample_seconds": nan,
-                    }
-                )
-                continue
-            runs[method].append(
-                {
-                    "seed": seed,
-                    "mmd": r.mmd,
-                    "n_failed_single_node": r.to_dict()["n_failed_single_node"],
-                    "generated_edges_mean": r.to_dict()["generated_edges_mean"],
-                    "train_seconds": r.train_seconds,
-                    "sample_seconds": r.sample_seconds,
-                    "config": asdict(cfg),
-                }
-            )
-            print(f"{method} seed {seed}: {r.mmd}", file=sys.stderr, flush=True)
-            if args.resample:
-                draws = []
-                for k in range(1, args.resample + 1):
-                    g, _ = generate_ego(r.model, cfg, split, sample_seed=1000 * (seed + 1) + k)
-                    draws.append(graph_mmds(split.test, g))
-                runs[method][-1]["resampled"] = draws
-                avg = statistics.fmean(d["average"] for d in draws)
-                print(f"  {args.resample} more draws: mean average {avg:.4f}", file=sys.stderr)
-
-    summary = {}
-    for method, rs in runs.items():
-        row = {}
-        for k in ("degree", "clustering", "orbit", "average"):
-            vals = [r["mmd"][k] for r in rs]
-            row[k] = {
-                "mean": statistics.fmean(vals),
-                "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            }
-        row["train_seconds_median"] = statistics.median(r["train_seconds"] for r in rs)
-        row["sample_seconds_median"] = statistics.median(r["sample_seconds"] for r in rs)
-        summary[method] = row
-    reference = graph_mmds(split.test, split.train)
+    runs = {m: [_run_one(args, m, seed, split) for seed in args.seeds] for m in args.methods}
+    summary = {m: _summary(rs) for m, rs in runs.items()}
     gdss_avg = sum(PUBLISHED["GDSS (Jo et al. 2022)"]) / 3
     line = {
         "benchmark": "ego_small",
         "seeds": args.seeds,
-        "sampler": args.sampler,
-        "sample_steps": args.sample_steps,
         "init": args.init,
+        "init_label": init_label(args.init),
+        "sampler": args.sampler,
         "split": args.split,
-        "n_generated": args.n_generated or len(split.test),
+        "n_generated": args.n_generated,
         "methods": summary,
-        "train_vs_test_reference": reference,
+        "references": {
+            "train_vs_test": graph_mmds(
+                split.test, split.train, ("degree", "clustering", "orbit", "spectral")
+            ),
+            "real_floor_40": real_floor(split.test, split.train, size=len(split.test)),
+        },
         "published": {
             k: dict(zip(("degree", "clustering", "orbit"), v)) for k, v in PUBLISHED.items()
         },
         "gdss_average": gdss_avg,
-        "ratio_average_vs_gdss": {m: s["average"]["mean"] / gdss_avg for m, s in summary.items()},
     }
     if args.out:
         write_json(args.out, {"summary": line, "runs": runs})

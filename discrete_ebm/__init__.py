@@ -14,7 +14,7 @@ import importlib.util
 _EXPORTS = {
     "cpu_allocator": ("keep_freed_memory",),
     "devices": ("resolve_device",),
-    "evaluation": ("ais", "exact"),
+    "evaluation": ("ais", "exact", "reverse_ais"),
     "models": (
         "DBM",
         "RBM",
@@ -34,6 +34,7 @@ _EXPORTS = {
         "DBMPersistentCD",
         "DenoisingScoreMatching",
         "FusedPCD",
+        "FusedDBMPCD",
         "GaussianED",
         "GridED",
         "Objective",
@@ -42,7 +43,14 @@ _EXPORTS = {
         "ScoreMatching",
         "SlicedScoreMatching",
     ),
-    "samplers": ("BlockGibbsSampler", "GibbsSampler", "GWGSampler", "LangevinSampler", "Sampler"),
+    "samplers": (
+        "BlockGibbsSampler",
+        "GibbsSampler",
+        "GWGSampler",
+        "LangevinSampler",
+        "ParallelTempering",
+        "Sampler",
+    ),
     "training": (
         "CheckpointCorrupted",
         "CheckpointInUse",
@@ -93,6 +101,7 @@ __all__ = [
     "BlockGibbsSampler",
     "GWGSampler",
     "LangevinSampler",
+    "ParallelTempering",
     "Objective",
     "BernoulliED",
     "GridED",
@@ -106,6 +115,7 @@ __all__ = [
     "DBMEnergyDiscrepancy",
     "RBMPersistentCD",
     "FusedPCD",
+    "FusedDBMPCD",
     "fit",
     "Evaluation",
     "linear_decay",
@@ -116,5 +126,6 @@ __all__ = [
     "CheckpointInUse",
     "exact",
     "ais",
+    "reverse_ais",
     "resolve_device",
 ]

@@ -11,6 +11,12 @@ loaded yet: ``import discrete_ebm`` loads it lazily), then builds the parser, ap
 Command modules import their heavy dependencies inside ``run``, so building the parser
 (``discrete-ebm --help``) stays light.
 
+Under ``torchrun`` (``torchrun --nproc-per-node N -m discrete_ebm <command> ...``) every
+process runs the command; ``fit`` joins them into one data-parallel run. Only rank 0 prints
+the report and shows progress (the other ranks run as with ``--quiet``, their stdout
+discarded) and only rank 0 writes files (``discrete_ebm.io``); the process group is closed
+when the command ends.
+
 Errors are one line on stderr, ``discrete-ebm <command>: error: <message>``, as argparse
 prints its own, without a traceback (``--debug`` or ``DISCRETE_EBM_DEBUG=1`` shows it): a
 flag rejected by the command (``SystemExit`` with a message) raises ``SystemExit(2)``, as
@@ -21,6 +27,7 @@ while the command runs returns exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # every subcommand trains or samples on the CPU by default
     debug = args.debug or os.environ.get("DISCRETE_EBM_DEBUG", "0").strip() not in ("", "0")
     try:
-        return int(args.func(args) or 0)
+        return _run_command(args)
     except SystemExit as stop:
         if debug or stop.code is None or isinstance(stop.code, int):
             raise
@@ -94,6 +101,27 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(_error_line(args.command, err), file=sys.stderr)
         return 2
+    finally:
+        _close_process_group()
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """``args.func(args)``; on a ``torchrun`` rank other than 0 quietly, stdout discarded."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        return int(args.func(args) or 0)
+    args.quiet = True
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+        return int(args.func(args) or 0)
+
+
+def _close_process_group() -> None:
+    """Destroy the default process group ``fit`` started under ``torchrun``, if any."""
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

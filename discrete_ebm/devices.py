@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``None`` or ``"auto"`` -> CUDA if available else CPU; anything else -> ``torch.device``."""
+    """``None`` or ``"auto"`` -> CUDA if available (GPU ``LOCAL_RANK`` of a ``torchrun``
+    process) else CPU; anything else -> ``torch.device``."""
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        local = os.environ.get("LOCAL_RANK")
+        return torch.device("cuda" if local is None else f"cuda:{int(local)}")
     return torch.device(device)
 
 

@@ -4,6 +4,10 @@ A file is written to a temporary name beside its target and moved over it with
 ``os.replace`` (atomic on POSIX and Windows), so a killed process leaves either the old
 file or the new one, never half of one. The temporary name keeps the target's suffix
 (``x.npz`` -> ``x.tmp<pid>.npz``).
+
+In a run of several processes (``torch.distributed``, ``torchrun``) only rank 0 writes: on
+every other rank the writers return the path without touching the file system, so each
+recipe's reports, figures and checkpoints are written once.
 """
 
 from __future__ import annotations
@@ -11,20 +15,35 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 
+def writes_files() -> bool:
+    """False on the ranks other than 0 of a distributed run (module docstring). A process
+    that has not imported torch has no process group: it writes unless ``torchrun`` gave it
+    a ``RANK`` other than 0."""
+    if "torch" not in sys.modules:
+        return int(os.environ.get("RANK", "0")) == 0
+    from .distributed import writes_files as rank_writes
+
+    return rank_writes()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then move it to ``path``.
 
     Creates the parent folder. If ``write`` raises, the temporary file is removed and
-    ``path`` is left as it was. Returns ``path`` as a ``Path``."""
+    ``path`` is left as it was. Returns ``path`` as a ``Path``. Does nothing on a rank other
+    than 0 of a distributed run (``writes_files``)."""
     path = Path(path)
     if not path.name:
         raise ValueError(f"path must name a file, got {str(path)!r}")
+    if not writes_files():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:

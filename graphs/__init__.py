@@ -4,6 +4,7 @@ A graph on ``n <= N`` nodes is a binary state row of width ``N(N−1)/2 + N``: t
 triangle of its adjacency matrix followed by its node mask (see ``discrete_ebm.graphs.convert``).
 """
 
+from .annealing import annealed_edge_gibbs
 from .convert import graphs_to_states, states_to_dense, states_to_graphs
 from .datasets import GraphSplit, ego_graphs, ego_small, load_citeseer
 from .energy import GraphEnergy
@@ -11,7 +12,9 @@ from .experiment import EgoConfig, run_ego
 from .metrics import clustering_mmd, degree_mmd, graph_mmds, orbit_mmd, spectral_mmd
 from .objectives import GraphBernoulliED, GraphGridED
 from .orbits import orbit_counts
+from .protocols import evaluate_generated, real_floor, subset_mmds
 from .sampling import EdgeSampler, sample_graphs
+from .validity import validity
 
 __all__ = [
     "GraphSplit",
@@ -26,12 +29,17 @@ __all__ = [
     "GraphGridED",
     "EdgeSampler",
     "sample_graphs",
+    "annealed_edge_gibbs",
     "degree_mmd",
     "clustering_mmd",
     "orbit_mmd",
     "spectral_mmd",
     "graph_mmds",
     "orbit_counts",
+    "validity",
+    "evaluate_generated",
+    "real_floor",
+    "subset_mmds",
     "EgoConfig",
     "run_ego",
 ]

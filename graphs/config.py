@@ -11,25 +11,35 @@ OBJECTIVES = ("ed-bern", "ed-grid", "cd")
 
 @dataclass
 class EgoConfig:
-    """Settings of one Ego-small run (defaults: a few minutes on 2 CPU cores).
+    """Settings of one Ego-small run (defaults: under 5 minutes on one CPU thread).
 
-    objective: ``"ed-bern"`` (Bernoulli ED, flip prob. ``epsilon``), ``"ed-grid"`` (one-flip
-    ED) or ``"cd"`` (persistent contrastive divergence, chains started at the data, with the
-    edge sampler ``sampler`` making ``cd_updates`` single-edge updates/proposals per training
-    step). ``sampler``/``sample_steps``: the generating chain (``"gibbs"`` single-edge
-    heat-bath updates or ``"gwg"`` Gibbs-with-gradients proposals), started from graphs whose
-    free edges are present with probability ``init_density`` (``init="noise"``) or from
-    randomly drawn training graphs (``init="data"``, data-initialised chains, the default:
-    from random graphs the ED-trained energy leads many chains to sparse or empty graphs:
-    14 of 40 empty for an ED-Bern model on 2026-11-22); the inverse temperature ramps linearly
-    from 1 to ``beta_end``. ``n_generated``: graphs generated per run (default ``None``: as
-    many as the test set, 40, as GDSS's ``sampler.py`` keeps; EDP-GNN's ``sample.py``
-    generates 1024). Generated graphs left empty count as one isolated node
-    (``protocol_graphs``).
+    objective: ``"ed-bern"`` (Bernoulli ED, flip prob. ``epsilon``; several values: each
+    training graph draws one, a multi-scale ED whose large flip probabilities show the energy
+    graphs far from the data, the dense ones included), ``"ed-grid"`` (one-flip ED) or
+    ``"cd"`` (persistent contrastive divergence, chains started at the data, with single-edge
+    Gibbs (or GWG with ``sampler="gwg"``) making ``cd_updates`` updates per
+    training step).
+
+    hidden, n_layers, hub_features: the ``GraphEnergy`` (``hub_features``: the readout sees
+    the smallest missing degree, i.e. how far the graph is from having an ego).
+
+    Generation (``discrete_ebm.graphs.experiment.generate_ego``): each chain gets a node
+    count drawn uniformly from the training graphs (GDSS and EDP-GNN draw node counts from
+    the training set too) and starts from NOISE (``init="noise"``, the default: every free
+    edge present with probability ``init_density``) or, labelled as such everywhere, from a
+    drawn training graph (``init="data"``). ``sampler="annealed"`` (the default):
+    single-edge heat-bath Gibbs annealed from ``beta_start`` to ``beta_end`` over the first
+    ``anneal_fraction`` of ``sweeps`` sweeps of each graph's own free slots, with
+    population-annealing resampling among chains of the same node count when ``resample``
+    (``discrete_ebm.graphs.annealing``). ``"gibbs"``/``"gwg"``: ``sample_steps`` single-edge
+    updates/proposals per chain, the inverse temperature ramping linearly from 1 to
+    ``beta_end``. ``n_generated``: graphs generated per run (EDP-GNN's protocol: 1024; GDSS's
+    40 are the first 40 of them; ``None``: as many as the test set). Generated graphs left
+    empty count as one isolated node (``protocol_graphs``).
     """
 
     objective: str = "ed-bern"
-    epsilon: float = 0.05
+    epsilon: float | tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8)
     n_negatives: int = 32
     w: float = 1.0
     cd_updates: int = 10
@@ -38,11 +48,29 @@ class EgoConfig:
     lr: float = 2e-3
     hidden: int = 32
     n_layers: int = 3
-    sampler: str = "gibbs"
+    hub_features: bool = True
+    sampler: str = "annealed"
     sample_steps: int = 1000
-    init: str = "data"
+    sweeps: float = 20.0
+    beta_start: float = 0.3
+    anneal_fraction: float = 0.8
+    resample: bool = True
+    init: str = "noise"
     init_density: float = 0.3
     beta_end: float = 1.0
-    n_generated: int | None = None
+    n_generated: int | None = 1024
     seed: int = 0
     device: str = "auto"
+
+
+#: generation samplers (``EgoConfig.sampler``)
+SAMPLERS = ("annealed", "gibbs", "gwg")
+
+
+def init_label(init: str) -> str:
+    """How a run's chains started, as every JSON, figure and table states it."""
+    if init == "noise":
+        return "from noise"
+    if init == "data":
+        return "data-initialised chains (started at training graphs; not generation from noise)"
+    raise ValueError(f"init must be 'noise' or 'data', got {init!r}")

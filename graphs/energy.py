@@ -8,8 +8,17 @@ computes
 
     h⁰_v = E_deg φ(deg_v) + E_miss φ(n − 1 − deg_v) + E_clu ψ(c_v) + w_tri t_v / N + e
     hˡ_v = GIN_l(hˡ⁻¹)_v = MLP_l((1 + ε_l) hˡ⁻¹_v + Σ_u A_vu hˡ⁻¹_u)   l = 1..L
-    r    = [ Σ_v m_v hˡ_v / N , Σ_v m_v hˡ_v / n ]_{l=0..L} ⊕ [n / N, |E| / N]
+    r    = [ Σ_v m_v hˡ_v / N , Σ_v m_v hˡ_v / n ]_{l=0..L} ⊕ [n / N, |E| / N] ⊕ hub
     U(x) = MLP_head(r)                                          (B,)
+
+with the hub features (``hub_features=True``, the default) of the smallest missing degree
+``g = max(0, softmin_v (n − 1 − deg_v))`` (softmin ``−τ log Σ_v m_v exp(−(n − 1 − deg_v)/τ)``,
+τ = 0.25):
+``hub = [g / N, g / (n − 1), exp(−g)]`` — how far the graph is from having a node adjacent
+to all others (every Ego-small graph has one, its ego), on the same scale at every node
+count, so what the energy learns about it on the many small training graphs carries over
+to the few large ones (without them the learned energy preferred hub-less graphs at 12 and
+more nodes; ``hub_features=False`` is the earlier architecture).
 
 for existing nodes ``v`` (``m_v = 1``), with ``φ(d)_k = exp(−(d − k)² / (2·0.5²))``,
 k = 0..N−1, a soft one-hot of the degree (so ``E_deg φ`` is a learned degree embedding that
@@ -51,6 +60,7 @@ class GraphEnergy(EnergyModel):
         hidden: width of node features and MLPs.
         n_layers: number of ``DenseGINConv`` message-passing layers.
         degree_width: width of the Gaussian bumps of the soft one-hot degree.
+        hub_features: add the three features of the smallest missing degree to the readout.
         device, dtype: where to create the parameters.
     """
 
@@ -61,6 +71,7 @@ class GraphEnergy(EnergyModel):
         n_layers: int = 3,
         *,
         degree_width: float = 0.5,
+        hub_features: bool = True,
         device=None,
         dtype=None,
     ):
@@ -84,7 +95,8 @@ class GraphEnergy(EnergyModel):
         self.convs = nn.ModuleList(
             DenseGINConv(_mlp(hidden, hidden, hidden), train_eps=True) for _ in range(n_layers)
         )
-        self.head = _mlp(2 * hidden * (n_layers + 1) + 2, hidden, 1)
+        self.hub_features = bool(hub_features)
+        self.head = _mlp(2 * hidden * (n_layers + 1) + 2 + 3 * self.hub_features, hidden, 1)
         self.register_buffer("degree_bins", torch.arange(N, dtype=torch.get_default_dtype()))
         self.register_buffer("clustering_bins", torch.tensor(CLUSTERING_BINS))
         self.to(device=device, dtype=dtype)
@@ -138,4 +150,18 @@ class GraphEnergy(EnergyModel):
             feats += [s / N, s / n]
         n_edges = adj.sum((1, 2)) / 2
         feats += [n / N, (n_edges / N).unsqueeze(-1)]
+        if self.hub_features:
+            feats.append(self._hub(n - 1 - deg, node_mask, n, N))
         return self.head(torch.cat(feats, dim=-1)).squeeze(-1)
+
+    @staticmethod
+    def _hub(missing: torch.Tensor, node_mask: torch.Tensor, n: torch.Tensor, N: int):
+        """``[g / N, g / (n − 1), exp(−g)]`` ``(B, 3)`` for the soft minimum ``g`` over existing
+        nodes of the missing degrees ``(B, N)``."""
+        tau = 0.25
+        z = (-missing / tau).masked_fill(~node_mask, float("-inf"))
+        g = -tau * torch.logsumexp(z, dim=-1, keepdim=True)
+        # >= 0: several dominating nodes earn nothing more than one (bounded features, so
+        # the head cannot extrapolate to ever lower energies on dense graphs)
+        g = torch.where(torch.isfinite(g), g, torch.zeros_like(g)).clamp_min(0.0)
+        return torch.cat([g / N, g / (n - 1).clamp_min(1.0), torch.exp(-g)], dim=-1)

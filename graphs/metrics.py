@@ -61,7 +61,11 @@ def gaussian_emd_gram(
     length = max(max((len(r) for r in a), default=1), max((len(r) for r in b), default=1))
     ca = np.cumsum(_pad(a, length), axis=1)
     cb = np.cumsum(_pad(b, length), axis=1)
-    emd = np.abs(ca[:, None, :] - cb[None, :, :]).sum(-1) / distance_scaling
+    emd = np.empty((len(ca), len(cb)))
+    rows = max(1, 2_000_000 // max(1, len(cb) * length))  # bounded memory for 1,024² grams
+    for i in range(0, len(ca), rows):
+        emd[i : i + rows] = np.abs(ca[i : i + rows, None, :] - cb[None, :, :]).sum(-1)
+    emd /= distance_scaling
     return np.exp(-(emd**2) / (2 * sigma**2))
 
 

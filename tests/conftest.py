@@ -1,4 +1,7 @@
-"""Test set-up: one intra-op thread (small tensors; no spinning threads on a busy machine)."""
+"""Test set-up: one intra-op thread (small tensors; no spinning threads on a busy machine);
+the ``device`` fixture: a test taking it runs on CPU, and on CUDA when
+``torch.cuda.is_available()`` (skipped otherwise); such tests carry the ``device`` marker
+(``pytest -m device``, what ``benchmarks/gpu_check.py`` runs)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,26 @@ import torch
 
 from discrete_ebm.data.ising import lattice_model
 from discrete_ebm.evaluation import exact
+
+DEVICES = ["cpu", "cuda"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "device: the test takes the device fixture (cpu, cuda)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "device" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.device)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    """``"cpu"``, and ``"cuda"`` when a GPU is available (skipped otherwise)."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    return request.param
 
 
 @pytest.fixture(autouse=True)

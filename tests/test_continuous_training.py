@@ -31,7 +31,7 @@ def test_gaussian_baseline_is_far_above_the_threshold():
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
-def test_objective_learns_8_gaussians(objective):
+def test_objective_learns_8_gaussians(objective, device):
     out = train_toy(
         "8gaussians",
         objective,
@@ -41,7 +41,7 @@ def test_objective_learns_8_gaussians(objective):
         n_data=5000,
         hidden=(64, 64),
         seed=0,
-        device="cpu",
+        device=device,
         n_eval=500,
         sample_steps=50,
     )

@@ -358,7 +358,7 @@ def test_fit_trains_a_continuous_model_with_gaussian_ed():
     assert float((model.mu.detach() - data.mean(0)).abs().max()) < 0.1
 
 
-def test_optimizer_instance_and_device_argument():
+def test_optimizer_instance_and_device_argument(device):
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     hist = fit(
@@ -367,7 +367,7 @@ def test_optimizer_instance_and_device_argument():
         _data(),
         steps=2,
         optimizer=opt,
-        device="cpu",
+        device=device,
         progress=False,
         generator=torch.Generator().manual_seed(0),
     )

@@ -1,31 +1,43 @@
 """``discrete-ebm ego``: generate Ego-small graphs with a GNN energy-based model.
 
 Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
-discrepancy, or persistent contrastive divergence with an edge sampler), generates 40
-graphs by MCMC on edges (heat-bath Gibbs over edge flips, or Gibbs-with-gradients with a
-Metropolis-Hastings correction; chains start at randomly drawn training graphs, or at
-random graphs with the node counts of training graphs with ``--init noise``; isolated nodes
-removed, a graph left empty counted as one node, as GDSS does) and writes ``ego.json``
-(degree / clustering / orbit MMD² against the 40 test graphs, the train-vs-test reference,
-training and sampling time), ``generated.json`` (the graphs) and ``ego_graphs.png``
-(training graphs beside generated ones). The run is
+discrepancy, or persistent contrastive divergence with an edge sampler) and generates
+--n-generated graphs FROM NOISE (default; --init data starts the chains at training graphs
+and is labelled so in every output): each chain takes a node count drawn from the training
+graphs, starts from random edges, and runs single-edge heat-bath Gibbs annealed from
+--beta-start to --beta-end with population-annealing resampling among chains of equal node
+count (--sampler annealed; "gibbs"/"gwg" run --sample-steps plain updates instead). Isolated
+nodes are removed; a graph left empty counts as one node, as GDSS does. Writes ``ego.json``
+(degree / clustering / orbit / spectral MMD² against the 40 test graphs for all generated
+graphs, EDP-GNN's protocol, and for the first 40, GDSS's; validity: connected, dominating
+node, novel, unique; the train-vs-test reference and the 40-vs-40 floor of real graphs),
+``generated.json`` (every generated graph) and ``ego_graphs.png`` (generated beside test
+graphs, degree / clustering / orbit histograms). The run is
 ``discrete_ebm.recipes.ego.run_ego_small``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 
-from ..graphs.config import OBJECTIVES, EgoConfig
+from ..graphs.config import OBJECTIVES, SAMPLERS, EgoConfig
 from ._common import add_common_arguments, report, say, show_progress
 
-POSITIVE = ("negatives", "steps", "batch_size", "hidden", "layers", "sample_steps", "cd_updates")
+POSITIVE = (
+    "negatives",
+    "steps",
+    "batch_size",
+    "hidden",
+    "layers",
+    "sample_steps",
+    "cd_updates",
+    "n_generated",
+)
 #: flag -> (EgoConfig field, type or choices, help); the default is the field's
 FLAGS = {
     "--objective": ("objective", OBJECTIVES, "training objective"),
-    "--epsilon": ("epsilon", float, "ED-Bern flip probability of each free edge"),
+    "--epsilon": ("epsilon", float, "ED-Bern flip probabilities (several: one drawn per graph)"),
     "--negatives": ("n_negatives", int, "ED negatives per graph"),
     "--cd-updates": (
         "cd_updates",
@@ -38,11 +50,15 @@ FLAGS = {
     "--lr": ("lr", float, "Adam learning rate"),
     "--hidden": ("hidden", int, "GNN width"),
     "--layers": ("n_layers", int, "GIN layers"),
-    "--sampler": ("sampler", ("gwg", "gibbs"), "edge sampler for generation and for CD's chains"),
-    "--sample-steps": ("sample_steps", int, "single-edge proposals/updates per chain"),
+    "--sampler": ("sampler", SAMPLERS, "generating sampler (CD trains with gibbs, or gwg)"),
+    "--sample-steps": ("sample_steps", int, "gibbs/gwg: single-edge updates per chain"),
+    "--sweeps": ("sweeps", float, "annealed: sweeps of each graph's own free edge slots"),
+    "--beta-start": ("beta_start", float, "annealed: first inverse temperature"),
+    "--anneal-fraction": ("anneal_fraction", float, "annealed: share of sweeps in the ramp"),
     "--init": ("init", ("noise", "data"), "chains start from random graphs or training graphs"),
-    "--init-density": ("init_density", float, "initial edge probability of the chains"),
-    "--beta-end": ("beta_end", float, "final inverse temperature of the linear ramp from 1"),
+    "--init-density": ("init_density", float, "edge probability of the noise graphs"),
+    "--beta-end": ("beta_end", float, "final inverse temperature (gibbs/gwg: ramp from 1)"),
+    "--n-generated": ("n_generated", int, "graphs generated (GDSS's protocol: the first 40)"),
 }
 
 
@@ -57,11 +73,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     for flag, (name, kind, text) in FLAGS.items():
         default = getattr(d, name)
         typed = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        if name == "epsilon":
+            typed["nargs"] = "+"
+            default = [default] if isinstance(default, float) else list(default)
         p.add_argument(flag, default=default, help=f"{text} (default {default})", **typed)
     p.add_argument(
         "--data",
         default=None,
         help="data directory with ego_small/ego_small.json (default: the shipped copy)",
+    )
+    p.add_argument(
+        "--no-hub-features",
+        dest="hub_features",
+        action="store_false",
+        help="the GNN energy without the missing-degree (ego) features of its readout",
+    )
+    p.add_argument(
+        "--plain-annealing",
+        dest="resample",
+        action="store_false",
+        help="annealed: no population-annealing resampling among chains of equal node count",
     )
     add_common_arguments(p, default_out="runs/ego")
     p.set_defaults(func=run)
@@ -71,45 +102,42 @@ def run(args) -> int:
     for name in POSITIVE:
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
-    if not (args.lr > 0 and math.isfinite(args.lr)):
-        raise SystemExit("--lr must be a finite number > 0")
-    if not (args.beta_end >= 0 and math.isfinite(args.beta_end)):
-        raise SystemExit("--beta-end must be a finite number >= 0")
-    if not 0.0 < args.epsilon < 1.0:
+    for name, low in (("lr", 0.0), ("sweeps", 0.0)):
+        if not (getattr(args, name) > low and math.isfinite(getattr(args, name))):
+            raise SystemExit(f"--{name} must be a finite number > 0")
+    for name in ("beta_end", "beta_start"):
+        if not (getattr(args, name) >= 0 and math.isfinite(getattr(args, name))):
+            raise SystemExit(f"--{name.replace('_', '-')} must be a finite number >= 0")
+    if not all(0.0 < e < 1.0 for e in args.epsilon):
         raise SystemExit("--epsilon must lie in (0, 1)")
-    if not 0.0 <= args.init_density <= 1.0:
-        raise SystemExit("--init-density must lie in [0, 1]")
-    from pathlib import Path
-
-    from ..graphs.datasets import save_graphs_json
-    from ..io import write_json
-    from ..plotting.graphs import plot_graph_grid
-    from ..recipes.ego import run_ego_small
+    for name in ("init_density", "anneal_fraction"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise SystemExit(f"--{name.replace('_', '-')} must lie in [0, 1]")
+    from ..recipes.ego import run_ego_small, save_ego
 
     fields = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, *_) in FLAGS.items()}
-    config = EgoConfig(**fields, seed=args.seed, device=args.device)
+    eps = args.epsilon
+    fields["epsilon"] = eps[0] if len(eps) == 1 else tuple(eps)
+    config = EgoConfig(
+        **fields,
+        resample=args.resample,
+        hub_features=args.hub_features,
+        seed=args.seed,
+        device=args.device,
+    )
     result = run_ego_small(
         config, data=args.data, progress=show_progress(args), log=lambda m: say(args, m)
     )
-    out = Path(args.out)
-    summary = result.to_dict()
-    summary["config"] = dataclasses.asdict(config)
-    json_path = write_json(out / "ego.json", summary)
-    save_graphs_json(result.generated, out / "generated.json")
-    m = result.mmd
-    png = plot_graph_grid(
-        result.split.train,
-        result.generated,
-        out / "ego_graphs.png",
-        suptitle=(
-            f"Ego-small, {config.objective} + {config.sampler}: MMD² degree "
-            f"{m['degree']:.4f}, clustering {m['clustering']:.4f}, orbit {m['orbit']:.4f}"
-        ),
-    )
+    paths = save_ego(result, args.out)
+    e, g = result.evaluation["edp_gnn"], result.evaluation["gdss"]
+    v = result.evaluation["validity"]
     report(
-        f"MMD² vs test: degree {m['degree']:.4f} clustering {m['clustering']:.4f} "
-        f"orbit {m['orbit']:.4f} (average {m['average']:.4f}); "
-        f"train {result.train_seconds:.0f}s, sample {result.sample_seconds:.0f}s",
+        f"{result.to_dict()['init_label']}: average MMD² {e['average']:.4f} ({e['n_generated']} "
+        f"vs {e['n_test']} test graphs; degree {e['degree']:.4f} clustering "
+        f"{e['clustering']:.4f} orbit {e['orbit']:.4f} spectral {e['spectral']:.4f}), "
+        f"{g['average']:.4f} (first {g['n_generated']}); connected {v['connected']:.1%}, "
+        f"dominating node {v['dominating']:.1%}, novel {v['novel']:.1%}, unique "
+        f"{v['unique']:.1%}; train {result.train_seconds:.0f}s, sample {result.sample_seconds:.0f}s"
     )
-    report(f"wrote {json_path}, {out / 'generated.json'} and {png}")
+    report("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -25,8 +25,10 @@ from collections.abc import Sequence
 
 import torch
 
+from .. import distributed as dist_utils
 from .._validation import check_positive_int, check_states
 from ..models.base import EnergyModel
+from ..samplers.sharding import rank_stream
 
 
 def base_logits_from_marginals(
@@ -136,6 +138,52 @@ def log_mean_exp_with_stderr(log_w: torch.Tensor) -> tuple[float, float]:
     return log_mean, float(std / (math.sqrt(n) * mean))
 
 
+def check_schedule(n_betas: int, betas: Sequence[float] | torch.Tensor | None) -> list[float]:
+    """The inverse temperatures: ``betas`` checked (increasing from 0 to 1, at least 2
+    values), or :func:`default_betas` of ``n_betas``."""
+    if betas is None:
+        return default_betas(n_betas).tolist()
+    schedule = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
+    if schedule.numel() < 2:
+        raise ValueError(f"betas must have at least 2 values (0 and 1), got {schedule.numel()}")
+    if schedule[0] != 0 or schedule[-1] != 1:
+        raise ValueError("betas must start at 0, end at 1 and have at least 2 values")
+    if not torch.isfinite(schedule).all():
+        raise ValueError("betas contain NaN or infinite values")
+    if (schedule.diff() < 0).any():
+        raise ValueError("betas must be non-decreasing")
+    return schedule.tolist()
+
+
+def anneal(
+    path,
+    b: list[float],
+    n: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+    *,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Log importance weights ``(n,)`` (float64, on ``device``) of ``n`` annealing runs along
+    ``path`` over the schedule ``b`` (module docstring)."""
+    iterator = range(1, len(b))
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc="AIS", leave=False)
+    with torch.no_grad():
+        x = path.sample_base(n, generator)
+        log_w = torch.zeros(n, dtype=torch.float64, device=device)
+        prev = path.log_f(x, b[0]).double()
+        for k in iterator:
+            cur = path.log_f(x, b[k]).double()
+            log_w += cur - prev
+            if k < len(b) - 1:
+                x = path.transition(x, b[k], generator)
+                prev = path.log_f(x, b[k]).double()
+    return log_w
+
+
 def log_partition(
     model: EnergyModel,
     n_chains: int = 100,
@@ -146,6 +194,7 @@ def log_partition(
     generator: torch.Generator | None = None,
     return_log_weights: bool = False,
     progress: bool = False,
+    distributed: bool = False,
 ):
     """AIS estimate of ``log Z`` of ``model`` with its standard error.
 
@@ -160,7 +209,12 @@ def log_partition(
         betas: explicit increasing schedule from 0 to 1 (at least 2 values).
         generator: seeds every draw.
         return_log_weights: also return the ``(N,)`` log importance weights.
-        progress: show a tqdm bar over temperatures.
+        progress: show a tqdm bar over temperatures (on rank 0 only when distributed).
+        distributed: in a ``torch.distributed`` run, each of the ``w`` ranks anneals
+            ``N / w`` of the runs from its own stream (``samplers.sharding.rank_stream``);
+            the log-weights are gathered in rank order, and every rank returns the same
+            estimate over all ``N`` runs (ValueError naming ``n_chains`` if ``w`` does not
+            divide it). In one process it is the plain call.
 
     Returns ``(log_z, stderr)`` as floats (plus the log-weights if asked). ``E[Ẑ] = Z``;
     ``log Ẑ`` is biased low by about ``stderr²/2`` (Jensen), and a poor schedule shows as a
@@ -171,42 +225,23 @@ def log_partition(
     model.require_domain(True, "AIS with a Bernoulli base")
     dim = model.require_dim("AIS")
     n_chains = check_positive_int(n_chains, "n_chains")
-    if betas is None:
-        schedule = default_betas(n_betas)
+    b = check_schedule(n_betas, betas)
+    if distributed:
+        dist_utils.ensure_process_group(model.device)
+        n_local = dist_utils.local_count(n_chains, "n_chains")
+        generator = rank_stream(generator, model.device)
+        progress = progress and dist_utils.is_main()
     else:
-        schedule = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
-        if schedule.numel() < 2:
-            raise ValueError(f"betas must have at least 2 values (0 and 1), got {schedule.numel()}")
-        if schedule[0] != 0 or schedule[-1] != 1:
-            raise ValueError("betas must start at 0, end at 1 and have at least 2 values")
-        if not torch.isfinite(schedule).all():
-            raise ValueError("betas contain NaN or infinite values")
-        if (schedule.diff() < 0).any():
-            raise ValueError("betas must be non-decreasing")
+        n_local = n_chains
     dtype = model.dtype if model.dtype.is_floating_point else torch.float32
     base_logits = base_logits_from_marginals(base_marginals, dim, device=model.device, dtype=dtype)
     path = ais_path(model, base_logits)
-    b = schedule.tolist()
-    iterator = range(1, len(b))
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="AIS", leave=False)
-    with torch.no_grad():
-        x = path.sample_base(n_chains, generator)
-        log_w = torch.zeros(n_chains, dtype=torch.float64, device=model.device)
-        prev = path.log_f(x, b[0]).double()
-        for k in iterator:
-            cur = path.log_f(x, b[k]).double()
-            log_w += cur - prev
-            if k < len(b) - 1:
-                x = path.transition(x, b[k], generator)
-                prev = path.log_f(x, b[k]).double()
-        if not torch.isfinite(log_w).all():
-            raise FloatingPointError(
-                "AIS produced non-finite log-weights (model parameters overflow?)"
-            )
-        log_mean, stderr = log_mean_exp_with_stderr(log_w)
+    log_w = anneal(path, b, n_local, generator, model.device, progress=progress)
+    if distributed:
+        log_w = dist_utils.all_gather_rows(log_w)
+    if not torch.isfinite(log_w).all():
+        raise FloatingPointError("AIS produced non-finite log-weights (model parameters overflow?)")
+    log_mean, stderr = log_mean_exp_with_stderr(log_w)
     log_z = path.log_z_base() + log_mean
     if return_log_weights:
         return log_z, stderr, log_w
@@ -214,18 +249,32 @@ def log_partition(
 
 
 def log_likelihood(
-    model: EnergyModel, x: torch.Tensor, log_z: float, *, batch_size: int = 1000
+    model: EnergyModel,
+    x: torch.Tensor,
+    log_z: float,
+    *,
+    batch_size: int = 1000,
+    distributed: bool = False,
 ) -> float:
     """Average log-likelihood ``mean_i(−U(x_i)) − log Z`` in nats (``U`` the exact free energy).
 
     With an AIS ``log Ẑ`` the standard error of the result is that of ``log Ẑ`` plus the
-    sampling error of the mean over ``x``."""
+    sampling error of the mean over ``x``. With ``distributed`` (a ``torch.distributed``
+    run, every rank passing the same ``x``), rank ``r`` of ``w`` scores rows
+    ``[r N / w, (r + 1) N / w)`` (integer division; any ``N``) and the sum is all-reduced."""
     x = model.check_input(x)
-    if x.shape[0] == 0:
+    n = x.shape[0]
+    if n == 0:
         raise ValueError("x must contain at least one row")
-    total = 0.0
+    if distributed:
+        dist_utils.ensure_process_group(model.device)
+        r, w = dist_utils.rank(), dist_utils.world_size()
+        x = x[r * n // w : (r + 1) * n // w]
+    total = torch.zeros((), dtype=torch.float64, device=model.device)
     with torch.no_grad():
         for a in range(0, x.shape[0], batch_size):
             xb = x[a : a + batch_size].to(device=model.device, dtype=model.dtype)
-            total += float(-model(xb).double().sum())  # shape-checked energy
-    return total / x.shape[0] - float(log_z)
+            total += -model(xb).double().sum()  # shape-checked energy
+    if distributed:
+        dist_utils.all_reduce_sum(total)
+    return float(total) / n - float(log_z)

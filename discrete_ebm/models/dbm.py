@@ -378,9 +378,11 @@ class DBM(EnergyModel):
         return -self._joint_energy([v, *mu]) + sum(_entropy(m) for m in mu) - log_z
 
     # ---------------------------------------------------------------- AIS path
-    def ais_path(self, base_logits: torch.Tensor) -> DBMAnnealingPath:
+    def ais_path(
+        self, base_logits: torch.Tensor, hidden_logits: dict[int, torch.Tensor] | None = None
+    ) -> DBMAnnealingPath:
         """AIS on the even layers with the odd ones summed out (see ``DBMAnnealingPath``)."""
-        return DBMAnnealingPath(self, base_logits)
+        return DBMAnnealingPath(self, base_logits, hidden_logits)
 
     def extra_repr(self) -> str:
         return f"layer_sizes={self.layer_sizes}"
@@ -397,6 +399,12 @@ class DBMJoint(EnergyModel):
         """Joint energy of concatenated states ``(B, Σ n_l)`` -> ``(B,)``."""
         x = self.check_input(x)
         return self.dbm._joint_energy(self.dbm.split(x))
+
+    def tempered_energy(self, x: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+        """``β E(x)``, the law of ``block_gibbs_sweep`` at ``β`` (the sweep redraws every layer);
+        ``beta`` a float -> ``(B,)``, a tensor ``(B, r)`` -> ``(B, r)``."""
+        u = self.energy(x)
+        return beta * u if not isinstance(beta, torch.Tensor) else beta * u.unsqueeze(1)
 
     def block_gibbs_sweep(self, x, *, beta=1.0, clamp=None, x0=None, generator=None):
         """Even/odd sweep on concatenated states; clamped columns keep their ``x0`` values."""
@@ -422,28 +430,51 @@ class DBMJoint(EnergyModel):
 class DBMAnnealingPath:
     """AIS path for a DBM (Salakhutdinov & Hinton 2009) on the even layers ``(v, h², ...)``.
 
-    ``p_β(x) ∝ exp((1 − β) b_Aᵀv − β E(x))``: a Bernoulli ``σ(b_A)`` base on ``v`` and
-    uniform hidden layers at ``β = 0``; ``Z_0 = Π_i (1 + e^{b_A,i}) · 2^{Σ_{l≥1} n_l}``.
-    Summing the odd layers: ``log f_β = (1 − β) b_Aᵀv + β Σ_{l even} b_lᵀx_l
+    ``p_β(x) ∝ exp((1 − β) Σ_{l even} a_lᵀx_l − β E(x))``: a factorised Bernoulli ``σ(a_l)``
+    base on the even layers (``a_0`` = ``base_logits`` on ``v``; ``a_l`` =
+    ``hidden_logits[l]`` for the even hidden layers, 0 = uniform by default) at ``β = 0``;
+    ``Z_0 = Π_{l even} Π_i (1 + e^{a_l,i}) · 2^{Σ_{l odd} n_l}``. Summing the odd layers:
+    ``log f_β = (1 − β) Σ_{l even} a_lᵀx_l + β Σ_{l even} b_lᵀx_l
     + Σ_{l odd} softplus(β · (x_{l−1}W_{l−1} + x_{l+1}W_lᵀ + b_l))``. The transition draws
     the odd layers from ``p_β(odd | even)``, then the even layers from ``p_β(even | odd)``.
+    A base close to the model's marginals of the hidden layers (e.g. their mean-field means
+    on the data) keeps the path away from the phase change a uniform ``h²`` goes through.
     """
 
-    def __init__(self, model: DBM, base_logits: torch.Tensor):
+    def __init__(
+        self,
+        model: DBM,
+        base_logits: torch.Tensor,
+        hidden_logits: dict[int, torch.Tensor] | None = None,
+    ):
         self.model = model
-        self.base_logits = base_logits.to(device=model.device, dtype=model.dtype)
+        kw = {"device": model.device, "dtype": model.dtype}
+        self.base_logits = base_logits.to(**kw)
+        self.hidden_logits = {
+            l: (hidden_logits or {}).get(l, torch.zeros(model.layer_sizes[l])).to(**kw)
+            for l in range(2, model.n_layers, 2)
+        }
+        for l, a in self.hidden_logits.items():
+            if a.shape != (model.layer_sizes[l],):
+                raise ValueError(f"hidden_logits[{l}] must have shape ({model.layer_sizes[l]},)")
+        self._cache: tuple | None = None  # (state, its odd-layer inputs)
+
+    def _base(self, l: int) -> torch.Tensor:
+        return self.base_logits if l == 0 else self.hidden_logits[l]
 
     def log_z_base(self) -> float:
-        n_hidden = sum(self.model.layer_sizes[1:])
-        return float(n_hidden * math.log(2.0) + F.softplus(self.base_logits.double()).sum())
+        m = self.model
+        n_odd = sum(m.layer_sizes[l] for l in range(1, m.n_layers, 2))
+        evens = sum(
+            float(F.softplus(self._base(l).double()).sum()) for l in range(0, m.n_layers, 2)
+        )
+        return n_odd * math.log(2.0) + evens
 
     def sample_base(self, n: int, generator):
         m = self.model
         layers: list = [None] * m.n_layers
-        layers[0] = _bernoulli(torch.sigmoid(self.base_logits).expand(n, -1), generator)
-        for l in range(2, m.n_layers, 2):
-            p = torch.full((n, m.layer_sizes[l]), 0.5, dtype=m.dtype, device=m.device)
-            layers[l] = _bernoulli(p, generator)
+        for l in range(0, m.n_layers, 2):
+            layers[l] = _bernoulli(torch.sigmoid(self._base(l)).expand(n, -1), generator)
         return layers
 
     def _odd_inputs(self, layers):
@@ -453,24 +484,32 @@ class DBMAnnealingPath:
             full[l] = layers[0].new_zeros(layers[0].shape[0], m.layer_sizes[l])
         return full
 
+    def _inputs(self, layers) -> dict[int, torch.Tensor]:
+        """``input_l`` of the odd layers given the even ones, kept for the last state seen
+        (AIS evaluates ``log f`` at two temperatures and one transition per state)."""
+        key = [layers[l] for l in range(0, self.model.n_layers, 2)]
+        if self._cache is not None and all(a is b for a, b in zip(self._cache[0], key)):
+            return self._cache[1]
+        full = self._odd_inputs(layers)
+        inputs = {l: self.model.layer_input(full, l) for l in range(1, self.model.n_layers, 2)}
+        self._cache = (key, inputs)
+        return inputs
+
     def log_f(self, layers, beta: float) -> torch.Tensor:
         m = self.model
-        full = self._odd_inputs(layers)
-        out = layers[0] @ ((1 - beta) * self.base_logits + beta * m.biases[0])
-        for l in range(2, m.n_layers, 2):
-            out = out + beta * (layers[l] @ m.biases[l])
-        for l in range(1, m.n_layers, 2):
-            out = out + F.softplus(beta * m.layer_input(full, l)).sum(1)
+        out = 0.0
+        for l in range(0, m.n_layers, 2):
+            out = out + layers[l] @ ((1 - beta) * self._base(l) + beta * m.biases[l])
+        for inp in self._inputs(layers).values():
+            out = out + F.softplus(beta * inp).sum(1)
         return out
 
     def transition(self, layers, beta: float, generator):
         m = self.model
         full = self._odd_inputs(layers)
-        for l in range(1, m.n_layers, 2):
-            full[l] = _bernoulli(torch.sigmoid(beta * m.layer_input(full, l)), generator)
+        for l, inp in self._inputs(layers).items():
+            full[l] = _bernoulli(torch.sigmoid(beta * inp), generator)
         for l in range(0, m.n_layers, 2):
-            logits = beta * m.layer_input(full, l)
-            if l == 0:
-                logits = logits + (1 - beta) * self.base_logits
+            logits = beta * m.layer_input(full, l) + (1 - beta) * self._base(l)
             full[l] = _bernoulli(torch.sigmoid(logits), generator)
         return [full[l] if l % 2 == 0 else None for l in range(m.n_layers)]

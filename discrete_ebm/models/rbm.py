@@ -36,6 +36,29 @@ def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     return u.lt_(p)  # in place: u becomes 1. where u < p, else 0. (one pass, no temporaries)
 
 
+def _as(value, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device).reshape(-1)
+
+
+def centred_free_energy(v, W, b_centred, c_centred, visible_offsets, hidden_offsets):
+    """Free energy of the centred RBM (``RBM.from_centred``), ``(B, n) -> (B,)``:
+    ``F̃(v) = −b̃ᵀ(v − μ) + (v − μ)ᵀWλ + c̃ᵀλ − Σ_j softplus(c̃_j + ((v − μ)W)_j)``; it equals
+    the plain RBM's ``F(v)`` plus ``centred_constant``. Differentiable in every argument."""
+    x = v - visible_offsets
+    return (
+        -(x @ b_centred)
+        + (x @ W) @ hidden_offsets
+        + c_centred @ hidden_offsets
+        - F.softplus(c_centred + x @ W).sum(-1)
+    )
+
+
+def centred_constant(W, b_centred, c_centred, visible_offsets, hidden_offsets) -> torch.Tensor:
+    """``Ẽ(v, h) − E(v, h) = b̃ᵀμ + c̃ᵀλ − μᵀWλ`` for the plain RBM of ``RBM.from_centred``."""
+    mu, lam = visible_offsets, hidden_offsets
+    return b_centred @ mu + c_centred @ lam - mu @ W @ lam
+
+
 class RBM(EnergyModel):
     """Bernoulli–Bernoulli RBM with ``n_visible`` visible and ``n_hidden`` hidden units.
 
@@ -97,6 +120,22 @@ class RBM(EnergyModel):
                 raise ValueError(f"{name} contains NaN or infinite values")
         return model
 
+    @classmethod
+    def from_centred(cls, W, b_centred, c_centred, visible_offsets, hidden_offsets) -> RBM:
+        """The plain RBM of the centred one ``Ẽ = −(v − μ)ᵀW(h − λ) − b̃ᵀ(v − μ) − c̃ᵀ(h − λ)``
+        (Melchior et al. 2016): ``b = b̃ − Wλ``, ``c = c̃ − Wᵀμ``; ``Ẽ = E + const``
+        (``centred_constant``), so the two define the same distribution."""
+        W = torch.as_tensor(W)
+        mu, lam = _as(visible_offsets, W), _as(hidden_offsets, W)
+        return cls.from_parameters(W, _as(b_centred, W) - W @ lam, _as(c_centred, W) - W.T @ mu)
+
+    def centred_parameters(self, visible_offsets, hidden_offsets):
+        """``(W, b̃, c̃)`` of the centred RBM with offsets ``μ (n,)``, ``λ (m,)`` that equals
+        this one: ``b̃ = b + Wλ``, ``c̃ = c + Wᵀμ`` (detached copies)."""
+        W = self.W.detach()
+        mu, lam = _as(visible_offsets, W), _as(hidden_offsets, W)
+        return W.clone(), self.b.detach() + W @ lam, self.c.detach() + W.T @ mu
+
     # ------------------------------------------------------------ conditionals
     def hidden_logits(self, v: torch.Tensor) -> torch.Tensor:
         """``c + vW``, shape ``(B, m)``."""
@@ -148,6 +187,18 @@ class RBM(EnergyModel):
 
     def _free_energy(self, v: torch.Tensor) -> torch.Tensor:
         return -(v @ self.b) - F.softplus(self.hidden_logits(v)).sum(1)
+
+    def tempered_energy(self, x: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+        """``−log Σ_h exp(−β E(v, h)) = −β bᵀv − Σ_j softplus(β (c_j + (vW)_j))``: the law
+        of ``block_gibbs_sweep`` at ``β`` (``= F(v)`` at ``β = 1``). ``beta`` a float -> ``(B,)``;
+        a tensor ``(B, r)`` (one β per row and column) -> ``(B, r)``."""
+        v = self.check_input(x, "x")
+        a = self.hidden_logits(v)
+        if not isinstance(beta, torch.Tensor):
+            return -beta * (v @ self.b) - F.softplus(beta * a).sum(1)
+        beta = beta.to(a.dtype)
+        hidden = F.softplus(beta.unsqueeze(2) * a.unsqueeze(1)).sum(2)  # (B, r)
+        return -beta * (v @ self.b).unsqueeze(1) - hidden
 
     def site_logits(self, x: torch.Tensor, sites: torch.Tensor) -> torch.Tensor:
         """``F(v^{i←0}) − F(v^{i←1})`` at ``sites``; shape ``(B, k)``.

@@ -13,6 +13,7 @@ from .energy_discrepancy import (
     GridED,
     energy_discrepancy_loss,
 )
+from .fused_dbm_pcd import FusedDBMPCD
 from .fused_pcd import FusedPCD
 from .pseudo_likelihood import PseudoLikelihood
 from .rbm_pcd import RBMPersistentCD
@@ -35,6 +36,7 @@ __all__ = [
     "DBMEnergyDiscrepancy",
     "RBMPersistentCD",
     "FusedPCD",
+    "FusedDBMPCD",
     "make",
     "names",
     "register",

@@ -168,11 +168,15 @@ class ContrastiveDivergence(Objective):
 
     # ------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        """Persistent chains and replay buffer (``None`` when unused)."""
-        return {
+        """Persistent chains and replay buffer (``None`` when unused), and the sampler's own
+        state when it keeps one (parallel tempering's hot replicas)."""
+        state = {
             "chains": None if self.chains is None else self.chains.clone(),
             "buffer": None if self.buffer is None else self.buffer.clone(),
         }
+        if hasattr(self.sampler, "state_dict"):
+            state["sampler"] = self.sampler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the chains and buffer saved by ``state_dict``."""
@@ -180,3 +184,5 @@ class ContrastiveDivergence(Objective):
         for key in ("chains", "buffer"):
             value = state.get(key)
             setattr(self, key, None if value is None else value.to(device).clone())
+        if "sampler" in state and hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(state["sampler"])

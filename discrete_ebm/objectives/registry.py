@@ -7,8 +7,10 @@ objectives that need the model being trained (those that own a sampler) take it 
 ``names()`` lists them. The graph package registers its objectives when it is imported.
 
 Contrastive divergence (``cd``, ``pcd``) takes ``sampler=``: ``"block-gibbs"`` (default,
-with an optional ``coloring``), ``"gibbs"``, ``"gwg"``, or a ``Sampler`` built on the model
-(e.g. the graph package's edge sampler).
+with an optional ``coloring``), ``"gibbs"``, ``"gwg"``, ``"pt"`` / ``"parallel-tempering"``
+(PT-PCD with ``pcd``; the ladder by ``betas=[...]`` or ``n_temperatures=K`` with
+``beta_min=``, and ``kernel=``, ``adapt=`` of ``ParallelTempering``), or a ``Sampler`` built
+on the model (e.g. the graph package's edge sampler).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from ..samplers.block_gibbs import BlockGibbsSampler
 from ..samplers.gibbs import GibbsSampler
 from ..samplers.gwg import GWGSampler
 from ..samplers.langevin import LangevinSampler
+from ..samplers.parallel_tempering import ParallelTempering
 from .base import Objective
 from .contrastive_divergence import ContrastiveDivergence
 from .dbm import DBMEnergyDiscrepancy, DBMPersistentCD
 from .energy_discrepancy import BernoulliED, GaussianED, GridED
+from .fused_dbm_pcd import FusedDBMPCD
 from .fused_pcd import FusedPCD
 from .pseudo_likelihood import PseudoLikelihood
 from .rbm_pcd import RBMPersistentCD
@@ -70,8 +74,39 @@ def _plain(cls) -> Callable[..., Objective]:
     return factory
 
 
-def _discrete_sampler(model: EnergyModel, kind, coloring) -> Sampler:
+#: the names of the parallel-tempering sampler and the settings only it takes
+_PT_NAMES = ("pt", "parallel-tempering")
+_PT_KEYS = ("betas", "n_temperatures", "beta_min", "kernel", "adapt")
+
+
+def _parallel_tempering(model: EnergyModel, coloring, pt: dict) -> ParallelTempering:
+    """``ParallelTempering`` from the registry settings: ``betas`` (a ladder) or
+    ``n_temperatures`` (a geometric ladder from ``beta_min``, default 10 from 0.1)."""
+    pt = dict(pt)
+    if "betas" in pt and "n_temperatures" in pt:
+        raise ValueError("give betas (a ladder) or n_temperatures (a geometric ladder), not both")
+    if "betas" in pt and "beta_min" in pt:
+        raise ValueError("beta_min applies to n_temperatures, not to an explicit betas ladder")
+    betas = pt.pop("betas", None)
+    if betas is None:
+        betas = pt.pop("n_temperatures", 10)
+        if isinstance(betas, bool) or not isinstance(betas, int):
+            raise TypeError(f"n_temperatures must be an int, got {type(betas).__name__}")
+    elif isinstance(betas, int):
+        raise TypeError("betas must be a sequence of inverse temperatures; use n_temperatures=K")
+    return ParallelTempering(model, betas, coloring=coloring, **pt)
+
+
+def _discrete_sampler(model: EnergyModel, kind, coloring, pt: dict | None = None) -> Sampler:
     """A ``Sampler`` instance as given (built on ``model``), or one built by name."""
+    pt = pt or {}
+    if pt and not (isinstance(kind, str) and kind in _PT_NAMES):
+        raise ValueError(
+            f"{', '.join(sorted(pt))} apply to sampler='pt' (parallel tempering) only, "
+            f"not {kind if isinstance(kind, str) else type(kind).__name__!r}"
+        )
+    if isinstance(kind, str) and kind in _PT_NAMES:
+        return _parallel_tempering(model, coloring, pt)
     if isinstance(kind, Sampler):
         if kind.model is not model:
             raise ValueError("sampler must be built on the model being trained (model=)")
@@ -85,13 +120,15 @@ def _discrete_sampler(model: EnergyModel, kind, coloring) -> Sampler:
     if kind == "gwg":
         return GWGSampler(model)
     raise ValueError(
-        f"sampler must be 'block-gibbs', 'gibbs', 'gwg' or a Sampler instance, got {kind!r}"
+        "sampler must be 'block-gibbs', 'gibbs', 'gwg' or a Sampler instance, or 'pt' "
+        f"('parallel-tempering'), got {kind!r}"
     )
 
 
 def _contrastive_divergence(persistent: bool, name: str):
     def factory(model=None, *, sampler: str = "block-gibbs", coloring=None, k: int = 1, **kw):
-        s = _discrete_sampler(_needs(model, name), sampler, coloring)
+        pt = {key: kw.pop(key) for key in _PT_KEYS if key in kw}
+        s = _discrete_sampler(_needs(model, name), sampler, coloring, pt)
         return ContrastiveDivergence(s, k=k, persistent=persistent, **kw)
 
     return factory
@@ -110,6 +147,7 @@ def _register_builtins() -> None:
         "rbm-pcd": RBMPersistentCD,
         "fused-pcd": FusedPCD,
         "dbm-pcd": DBMPersistentCD,
+        "dbm-fused-pcd": FusedDBMPCD,
         "dbm-ed": DBMEnergyDiscrepancy,
         "gaussian-ed": GaussianED,
         "score-matching": ScoreMatching,

@@ -72,3 +72,46 @@ def plot_filters(
     lo, hi = F.min(1, keepdims=True), F.max(1, keepdims=True)
     F = (F - lo) / np.maximum(hi - lo, 1e-12)
     return plot_image_grid(F, path, shape=shape, title=title)
+
+
+def plot_likelihood_curve(result: dict, path: str | Path, *, title: str | None = None) -> Path:
+    """Test log-likelihood over training: the quick forward-AIS estimates recorded during
+    training (``result["curve"]``: records with ``epoch`` and ``quick_test_ll``) as a line,
+    and the final forward (optimistic) and reverse (conservative) AIS estimates as markers
+    with their standard errors (``run_rbm_mnist``'s result)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    curve = [r for r in result.get("curve", []) if "quick_test_ll" in r]
+    if curve:
+        ax.plot(
+            [r["epoch"] for r in curve],
+            [r["quick_test_ll"] for r in curve],
+            "o-",
+            ms=3,
+            label=f"quick forward AIS ({result.get('eval_betas', '?')} betas, during training)",
+        )
+    end = len(result.get("seconds_per_epoch", [])) or (curve[-1]["epoch"] if curve else 0)
+    ax.errorbar(
+        [end],
+        [result["test_log_likelihood"]],
+        yerr=[result["log_z_stderr"]],
+        fmt="^",
+        color="C2",
+        label=f"final forward AIS ({result['ais_betas']:,} betas; optimistic)",
+    )
+    if "test_log_likelihood_reverse" in result:
+        ax.errorbar(
+            [end],
+            [result["test_log_likelihood_reverse"]],
+            yerr=[result["log_z_reverse_stderr"]],
+            fmt="v",
+            color="C3",
+            label="final reverse AIS (conservative)",
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("average test log-likelihood (nats)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save(fig, path)

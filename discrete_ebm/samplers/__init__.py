@@ -1,6 +1,7 @@
 """Samplers sharing one contract.
 
-``sample(n_chains, n_steps, x0, *, thin, clamp, beta, generator, return_diagnostics)``
+``sample(n_chains, n_steps, x0, *, thin, clamp, beta, generator, return_diagnostics,
+distributed)``
 """
 
 from .base import Sampler, geometric_beta_schedule, linear_beta_schedule
@@ -8,6 +9,7 @@ from .block_gibbs import BlockGibbsSampler
 from .gibbs import GibbsSampler
 from .gwg import GWGSampler
 from .langevin import LangevinSampler
+from .parallel_tempering import ParallelTempering
 
 __all__ = [
     "Sampler",
@@ -15,6 +17,7 @@ __all__ = [
     "BlockGibbsSampler",
     "GWGSampler",
     "LangevinSampler",
+    "ParallelTempering",
     "linear_beta_schedule",
     "geometric_beta_schedule",
 ]

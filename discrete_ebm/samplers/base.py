@@ -1,9 +1,9 @@
 """The Sampler contract shared by every sampler (Gibbs, block Gibbs, Langevin, ...).
 
 ``sample(n_chains=None, n_steps=1, x0=None, *, thin=1, clamp=None, beta=1.0,
-generator=None, return_diagnostics=False)`` runs ``n_steps`` steps (one step is a full
-sweep for the Gibbs samplers) of ``n_chains`` chains in parallel and returns the final
-states ``(n_chains, d)``, or ``(states, diagnostics)``.
+generator=None, return_diagnostics=False, distributed=False)`` runs ``n_steps`` steps (one
+step is a full sweep for the Gibbs samplers) of ``n_chains`` chains in parallel and returns
+the final states ``(n_chains, d)``, or ``(states, diagnostics)``.
 
 - ``x0``: initial states ``(n_chains, d)``; if omitted, chains start uniformly at random
   (binary) or from a standard normal (continuous). A floating-point ``x0`` of another dtype
@@ -19,6 +19,11 @@ states ``(n_chains, d)``, or ``(states, diagnostics)``.
 - ``diagnostics``: ``energy`` (of the final states, ``(n_chains,)``), ``energy_trace``
   (``(n_steps // thin, n_chains)``), ``seconds``, ``n_steps``, ``steps_per_second``, and
   ``acceptance_rate`` / ``flip_rate`` where they apply.
+- ``distributed``: in a ``torch.distributed`` run (e.g. under ``torchrun``) split the
+  ``n_chains`` chains (and the rows of ``x0``/``clamp``) across the ranks, each drawing from
+  its own stream derived from ``generator``, and gather the states and diagnostics of all
+  chains, in rank order, on every rank (``samplers.sharding``); ValueError naming
+  ``n_chains`` when the world size does not divide it. In one process it is the plain call.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import torch
 
 from .._validation import check_finite_parameters, check_mask, check_positive_int
 from ..models.base import EnergyModel
+from .sharding import sample_sharded
 
 
 def resolve_beta(beta, n_steps: int) -> list[float]:
@@ -133,8 +139,21 @@ class Sampler(abc.ABC):
         beta: float | Sequence[float] | Callable[[int], float] = 1.0,
         generator: torch.Generator | None = None,
         return_diagnostics: bool = False,
+        distributed: bool = False,
     ):
         """Run ``n_steps`` steps of ``n_chains`` chains; see the module docstring."""
+        if distributed:
+            return sample_sharded(
+                self,
+                n_chains,
+                n_steps,
+                x0,
+                thin=thin,
+                clamp=clamp,
+                beta=beta,
+                generator=generator,
+                return_diagnostics=return_diagnostics,
+            )
         n_steps = check_positive_int(n_steps, "n_steps", allow_zero=True)
         thin = check_positive_int(thin, "thin")
         model = self.model

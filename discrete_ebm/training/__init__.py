@@ -7,6 +7,8 @@
 - ``linear_decay``, ``cosine_decay`` (``schedules``): learning-rate factors per step.
 - ``CheckpointCorrupted``, ``CheckpointInUse`` (``checkpoint``): a checkpoint whose bytes
   differ from what was written; a checkpoint another run is training on.
+- ``parallel``: what ``fit`` does under ``torchrun`` (data-parallel with DDP or FSDP2,
+  per-rank generators and chains, rank-0 checkpoints of every rank's state).
 """
 
 from .checkpoint import CheckpointCorrupted, CheckpointInUse

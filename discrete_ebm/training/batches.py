@@ -5,6 +5,13 @@ the epoch's start is kept, so a resumed run replays the same order and skips the
 already used. A DataLoader is replayed the same way: the states of its ``torch.Generator``s
 (its own, and its dataset's ``generator`` attribute, e.g. dynamic binarisation) are saved at
 each epoch start (exact with ``num_workers=0``; worker processes hold their own copies).
+
+In a distributed run every rank builds the same global batches (one shuffle seed) and
+``epoch`` yields this rank's contiguous share of each (``parallel.local_share``): the world
+size must divide ``batch_size``; a short last batch is split as evenly as possible, and
+refused at the start if it has fewer rows than there are ranks (pass ``drop_last=True``).
+A data loader must give every rank the same batches (seed its generators alike): the first
+batch of every epoch is compared across ranks.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from .. import distributed as D
+from .parallel import check_same_batch, local_share
 
 
 def _first_tensor(batch) -> torch.Tensor:
@@ -32,6 +42,7 @@ class Batches:
 
     Attributes:
         n_batches: batches per epoch (``None`` for a loader without a length).
+        n_rows: rows of the data (``None`` for a loader whose dataset has no length).
         checked: whether every batch's values were already checked (tensor data are checked
             once, here; loader batches are checked by the objective).
     """
@@ -51,7 +62,14 @@ class Batches:
         self.shuffle, self.dtype = shuffle, dtype
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch_state = self.generator.get_state()
+        world = D.world_size()
         if self.loader is not None:
+            if world > 1:
+                D.local_count(self.loader.batch_size or 1, "batch_size")
+            try:
+                self.n_rows = len(self.loader.dataset)
+            except TypeError:
+                self.n_rows = None
             self.checked = False
             try:
                 self.n_batches = len(self.loader)
@@ -69,25 +87,39 @@ class Batches:
             return
         self.data = _check_rows(data, model, dtype)
         self.checked = True
-        n = self.data.shape[0]
+        n = self.n_rows = self.data.shape[0]
+        if world > 1:
+            D.local_count(batch_size, "batch_size")
         self.batch_size = batch_size if drop_last else min(batch_size, n)
         full, rest = divmod(n, self.batch_size)
         self.n_batches = full if (drop_last or rest == 0) else full + 1
         if self.n_batches == 0:
             raise ValueError(f"batch_size ({batch_size}) exceeds the {n} rows with drop_last=True")
+        if 0 < n - (self.n_batches - 1) * self.batch_size < world:
+            raise ValueError(
+                f"the last batch of an epoch has {n - (self.n_batches - 1) * self.batch_size} "
+                f"rows ({n} rows, batch_size={batch_size}), fewer than the world size {world}: "
+                "pass drop_last=True or another batch_size"
+            )
         self.loader_gens, self.loader_states = [], []
 
-    def epoch(self, skip: int) -> Iterator[tuple[torch.Tensor, bool]]:
-        """The batches of the current epoch after the first ``skip``, each with whether it
-        is the epoch's last (a loader is read one batch ahead to know)."""
+    def epoch(self, skip: int) -> Iterator[tuple[torch.Tensor, bool, float]]:
+        """The batches of the current epoch after the first ``skip``: this rank's rows of
+        each, whether it is the epoch's last (a loader is read one batch ahead to know), and
+        this rank's share of the batch's rows (1 in a single process)."""
         if self.loader is None:
             self.generator.set_state(self.epoch_state)
             n, bs = self.data.shape[0], self.batch_size
             order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+            index = torch.arange(n) if order is None else order
             for i in range(skip, self.n_batches):
-                rows = slice(i * bs, (i + 1) * bs)
-                x = self.data[order[rows]] if order is not None else self.data[rows]
-                yield x, i == self.n_batches - 1
+                rows, share = local_share(index[i * bs : (i + 1) * bs])
+                x = (
+                    self.data[rows]
+                    if order is not None
+                    else self.data[int(rows[0]) : int(rows[-1]) + 1]
+                )
+                yield x, i == self.n_batches - 1, share
             return
         for g, st in zip(self.loader_gens, self.loader_states):
             g.set_state(st)
@@ -95,9 +127,12 @@ class Batches:
         for _ in range(skip):
             next(it)
         ahead = next(it, None)
+        if ahead is not None:  # every rank must read the same batches
+            check_same_batch(_first_tensor(ahead))
         while ahead is not None:
             x, ahead = ahead, next(it, None)
-            yield _first_tensor(x), ahead is None
+            x, share = local_share(_first_tensor(x))
+            yield x, ahead is None, share
 
     def end_epoch(self) -> None:
         """Remember where the next epoch's random streams start."""

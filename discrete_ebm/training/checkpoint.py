@@ -11,7 +11,8 @@ While ``fit`` runs on a path, ``checkpoint_lock`` holds an exclusive, non-blocki
 without locks gets a warning): a second process, or a second ``fit`` of this one, training
 on the same path stops at once with ``CheckpointInUse``. On taking the lock,
 temporary files that a killed write left beside the path (``<stem>.tmp<pid><suffix>``,
-``discrete_ebm.io.atomic_write``'s names, whose process is gone) are removed.
+``discrete_ebm.io.atomic_write``'s names, whose process is gone) are removed. In a
+distributed run only rank 0 takes the lock and writes; every rank reads the same file.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ evaluations that are due. Checkpoints hold everything needed to continue the sam
 (model, optimiser, scheduler, step, epoch and batch position, random generator states, the
 objective's state, the history), so an interrupted and resumed run equals an uninterrupted
 one bit for bit; they are checked, when read, to belong to this run and to be intact.
+
+Under ``torchrun`` (or with a default process group already initialised) the same call
+trains data-parallel on every process (``parallel``): ``batch_size`` and chain counts stay
+global, each rank takes its share of every batch, gradients are averaged over ranks (DDP,
+or FSDP2 with ``shard_parameters``), and rank 0 alone writes the checkpoint, which holds
+every rank's generator and objective state.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import distributed as D
 from .._validation import first_non_finite
 from ..devices import module_device, module_dtype, resolve_device
 from .batches import Batches
@@ -32,6 +39,19 @@ from .checkpoint import checkpoint_lock, checkpoint_path, load_checkpoint, save_
 from .evaluation import Evaluator, check_evaluations
 from .fingerprint import check_same_run, run_record
 from .history import History, TrainingDiverged
+from .parallel import (
+    any_rank,
+    average_gradients,
+    check_same_data,
+    check_same_step,
+    gather_states,
+    global_values,
+    loss_module,
+    reduce_later,
+    shard_energy,
+    shard_objective,
+    shared_seeds,
+)
 from .schedules import make_scheduler
 
 
@@ -119,58 +139,113 @@ class _Run:
         self.optimizer, self.scheduler, self.l1 = optimizer, scheduler, l1
         self.generator, self.ckpt = generator, ckpt
         self.writes_gradients = callable(getattr(objective, "write_gradients", None))
-        self.owns_update = callable(getattr(objective, "update", None))
+        self.parallel = D.is_distributed()
+        # a fused update applies one rank's gradient: distributed runs average gradients first
+        self.owns_update = callable(getattr(objective, "update", None)) and not self.parallel
         self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.step, self.epoch, self.batch_pos = 0, 0, 0
         self.history = History()
         self.record = None if ckpt is None else run_record(model, objective, optimizer, batches)
+        self.loss_module = None  # DDP- or FSDP-run ObjectiveLoss of a distributed autograd run
+        self.sharded = False  # the model's parameters are sharded by FSDP2
 
     # ------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict:
+    def rank_state(self) -> dict:
+        """What differs between ranks: the generator and the objective's state (chains)."""
         obj = self.objective
         return {
+            "generator": self.generator.get_state(),
+            "objective": obj.state_dict() if hasattr(obj, "state_dict") else {},
+        }
+
+    def model_states(self) -> tuple[dict, dict]:
+        """The model's and the optimiser's state dicts; whole tensors on the CPU, gathered
+        from every rank, when FSDP2 shards the parameters (then called on every rank)."""
+        if not self.sharded:
+            return self.model.state_dict(), self.optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        return get_state_dict(self.model, self.optimizer, options=options)
+
+    def load_model_states(self, model_state: dict, optimizer_state: dict) -> None:
+        """Load what ``model_states`` returned (each rank keeps its shards when sharded)."""
+        if not self.sharded:
+            self.model.load_state_dict(model_state)
+            self.optimizer.load_state_dict(optimizer_state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+        set_state_dict(
+            self.model,
+            self.optimizer,
+            model_state_dict=model_state,
+            optim_state_dict=optimizer_state,
+            options=StateDictOptions(full_state_dict=True),
+        )
+
+    def state_dict(self, ranks: list[dict] | None = None, states=None) -> dict:
+        """The checkpoint; with ``ranks`` (every rank's ``rank_state``) a distributed one;
+        ``states``: ``model_states()`` if already taken."""
+        model_state, optimizer_state = self.model_states() if states is None else states
+        state = {
             "run": self.record,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": model_state,
+            "optimizer": optimizer_state,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
             "batch_pos": self.batch_pos,
-            "generator": self.generator.get_state(),
+            **self.rank_state(),
             **self.batches.state_dict(),
-            "objective": obj.state_dict() if hasattr(obj, "state_dict") else {},
             "history": self.history.to_dict(),
         }
+        if ranks is not None:
+            state.update(world_size=len(ranks), ranks=ranks)
+        return state
 
     def save(self) -> None:
         """Write the checkpoint (if any) once every parameter is checked finite: a step
         that made one NaN or infinite raises ``TrainingDiverged`` and the file keeps the
-        last good state."""
+        last good state. Distributed: every rank's state is gathered to rank 0, which
+        writes; the others wait for the file."""
         bad = first_non_finite([(n, p.detach()) for n, p in self.named_params])
         if bad is not None:
             loss = self.history.loss[-1] if self.history.loss else math.nan
             where = str(self.ckpt) if self.ckpt is not None else None
             raise TrainingDiverged(self.step, loss, where, parameter=bad, step_taken=True)
-        if self.ckpt is not None:
-            save_checkpoint(self.ckpt, self.state_dict())
+        if self.ckpt is None:
+            return
+        ranks = gather_states(self.rank_state()) if self.parallel else None
+        states = self.model_states()  # collective when sharded
+        if D.is_main():
+            save_checkpoint(self.ckpt, self.state_dict(ranks, states))
+        D.barrier()
 
     def restore(self, device: torch.device) -> None:
         """Continue from the checkpoint: its checksum and its run record (model, objective,
-        optimiser, data) are checked before anything is loaded."""
+        optimiser, data) are checked before anything is loaded; a distributed checkpoint
+        gives each rank its own generator and objective state."""
         state = load_checkpoint(self.ckpt, device)
         check_same_run(state.get("run"), self.record, self.ckpt)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        saved_world, world = state.get("world_size", 1), D.world_size()
+        if saved_world != world:
+            raise ValueError(
+                f"checkpoint {self.ckpt} was written by {saved_world} process(es), this run "
+                f"has {world}: resume it with the same number of processes"
+            )
+        self.load_model_states(state["model"], state["optimizer"])
         if (self.scheduler is None) != (state["scheduler"] is None):
             had = "no scheduler" if state["scheduler"] is None else "a scheduler"
             raise ValueError(f"checkpoint {self.ckpt} was written with {had}; resume it alike")
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.batch_pos = state["step"], state["epoch"], state["batch_pos"]
-        self.generator.set_state(state["generator"].cpu())
+        mine = state["ranks"][D.rank()] if self.parallel else state
+        self.generator.set_state(mine["generator"].cpu())
         self.batches.load_state_dict(state)
         if hasattr(self.objective, "load_state_dict"):
-            self.objective.load_state_dict(state["objective"])
+            self.objective.load_state_dict(mine["objective"])
         self.history = History.from_dict(state["history"])
 
     # ------------------------------------------------------------------- a step
@@ -178,23 +253,48 @@ class _Run:
         where = str(self.ckpt) if self.ckpt is not None else None
         return TrainingDiverged(self.step + 1, loss_value, where, parameter=parameter)
 
-    def _gradients(self, x: torch.Tensor) -> tuple[float, float, torch.Tensor | None]:
+    def _written_gradients(self, x: torch.Tensor, share: float):
+        """``write_gradients`` (+ the penalty's gradient), averaged over ranks."""
+        model, l1 = self.model, self.l1
+        if not self.batches.checked and hasattr(model, "check_input"):
+            x = model.check_input(x, name="batch")
+        loss = self.objective.write_gradients(model, x, self.generator)
+        value = math.nan if loss is None else float(loss)
+        if self.parallel:
+            (value,) = global_values([value], share, self.device)
+        if loss is not None and not math.isfinite(value):
+            raise self._diverged(value)
+        penalty = None
+        if l1 > 0:
+            penalty = l1 * l1_penalty(model)
+            penalty.backward()  # adds the penalty's (sub)gradient to the written ones
+            penalty = penalty.detach()
+        if self.parallel:
+            average_gradients([p for _, p in self.named_params], share)
+        total = value if penalty is None else value + float(penalty)
+        return value, total, penalty
+
+    def _module_gradients(self, x: torch.Tensor, share: float):
+        """Autograd through the DDP/FSDP-run ``ObjectiveLoss``: the loss of this rank's
+        rows scaled by ``w · share`` (the ranks' gradients are averaged in backward); the
+        global loss is all-reduced meanwhile and checked finite before any step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        scaled, loss, penalty = self.loss_module(x, self.generator, D.world_size() * share)
+        total_loss = loss if penalty is None else loss + penalty
+        reduced = reduce_later(torch.stack([loss.detach(), total_loss.detach()]), share)
+        scaled.backward()
+        value, total = reduced()
+        if not math.isfinite(total):  # checked before the step, as for one process
+            raise self._diverged(total)
+        return value, total, None if penalty is None else penalty.detach()
+
+    def _gradients(self, x: torch.Tensor, share: float = 1.0):
         """Set every parameter's ``.grad``; returns (objective loss, total loss, penalty)."""
-        model, obj, l1 = self.model, self.objective, self.l1
         if self.writes_gradients:
-            if not self.batches.checked and hasattr(model, "check_input"):
-                x = model.check_input(x, name="batch")
-            loss = obj.write_gradients(model, x, self.generator)
-            value = math.nan if loss is None else float(loss)
-            if loss is not None and not math.isfinite(value):
-                raise self._diverged(value)
-            penalty = None
-            if l1 > 0:
-                penalty = l1 * l1_penalty(model)
-                penalty.backward()  # adds the penalty's (sub)gradient to the written ones
-                penalty = penalty.detach()
-            total = value if penalty is None else value + float(penalty)
-            return value, total, penalty
+            return self._written_gradients(x, share)
+        if self.loss_module is not None:
+            return self._module_gradients(x, share)
+        model, obj, l1 = self.model, self.objective, self.l1
         loss = obj(model, x, self.generator)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError("objective must return a scalar tensor loss")
@@ -226,11 +326,12 @@ class _Run:
             raise TrainingDiverged(self.step + 1, value, where, parameter=bad, step_taken=True)
         return value
 
-    def train_step(self, x: torch.Tensor, seconds: Callable[[], float]) -> float:
-        """One optimiser step on the batch ``x``; returns the objective's loss."""
+    def train_step(self, x: torch.Tensor, seconds: Callable[[], float], share=1.0) -> float:
+        """One optimiser step on the batch ``x`` (this rank's ``share`` of the global batch);
+        returns the objective's loss (of the global batch)."""
         value, penalty = self._owned_update(x), None
         if value is None:
-            value, total, penalty = self._gradients(x)
+            value, total, penalty = self._gradients(x, share)
             bad = first_non_finite([(n, p.grad) for n, p in self.named_params])
             if bad is not None:
                 raise self._diverged(total, parameter=bad)
@@ -254,6 +355,11 @@ class _Run:
         self.batch_pos = 0
         self.history.epochs = self.epoch
         self.batches.end_epoch()
+
+
+def _penalty_fn(l1: float):
+    """``model -> l1 · l1_penalty(model)``, or ``None`` when ``l1 == 0``."""
+    return None if l1 == 0 else (lambda model: l1 * l1_penalty(model))
 
 
 def _progress_enabled(progress: bool) -> bool:
@@ -282,15 +388,17 @@ def _train(run: _Run, epochs, steps, callbacks, evaluator, checkpoint_every, bar
     stop = False
     while not finished() and not stop:
         start, seen = run.batch_pos, 0
-        for x, last in run.batches.epoch(start):
+        for x, last, share in run.batches.epoch(start):
             seen += 1
-            loss = run.train_step(x.to(device=run.device, dtype=run.dtype), seconds)
+            loss = run.train_step(x.to(device=run.device, dtype=run.dtype), seconds, share)
             if last:
                 run.end_epoch()
             bar.update(1)
             if math.isfinite(loss):
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             stop = any([cb(run.step, run.model, run.history) is True for cb in callbacks])
+            if callbacks and run.parallel:  # every rank stops when one callback asks
+                stop = any_rank(stop, run.device)
             evaluator.after_step(run.step, run.epoch, seconds())
             if last:
                 evaluator.after_epoch(run.step, run.epoch, seconds())
@@ -326,6 +434,8 @@ def fit(
     resume: bool = True,
     shuffle: bool = True,
     drop_last: bool = False,
+    shard_parameters: bool = False,
+    backend: str | None = None,
 ) -> History:
     """Train ``model`` by minimising ``objective(model, x, generator) + l1 · penalty``.
 
@@ -382,6 +492,35 @@ def fit(
             ``resume=False`` starts afresh and overwrites it.
         shuffle: reshuffle tensor data every epoch.
         drop_last: skip the last, incomplete batch of each epoch of tensor data.
+        shard_parameters: in a distributed run, shard the model's parameters across ranks
+            with FSDP2 (``torch.distributed.fsdp.fully_shard``) instead of replicating them
+            with DDP, for an energy too large for one device: the objective must train by
+            autograd and reach the parameters only through ``model(x)``; ``optimizer`` must
+            be ``None`` or a callable. Ignored in a single process.
+        backend: the process group's backend when ``fit`` starts one under ``torchrun``
+            (default gloo on the CPU, NCCL on CUDA); one the device does not support (e.g.
+            ``"nccl"`` for a CPU model, also of a group already initialised) raises
+            ``ValueError`` naming both.
+
+    Distributed (``torchrun --nproc-per-node N``, ``WORLD_SIZE > 1``, or an initialised
+    default process group of several processes; ``fit`` initialises the group itself when
+    none exists): every process must hold the same data (checked: lengths and an exact
+    checksum; a loader's first batch of each epoch) and shuffles it alike; rank ``r`` trains
+    on its contiguous share of every global batch of ``batch_size`` rows, which the world
+    size must divide (a short last batch is split as evenly as possible and weighted by
+    rows, so the loss is still the global-batch mean; one with fewer rows than ranks is
+    refused: pass ``drop_last=True``). Objectives trained by autograd run under
+    ``DistributedDataParallel``; gradients an objective writes itself are all-reduced; an
+    objective's fused ``update`` is not used (``write_gradients`` and the optimiser step
+    replace it). Each rank draws from its own generator (``distributed.rank_generator``)
+    and keeps its own share of the objective's chains: the objective's ``n_chains`` and
+    ``buffer_size`` (and given initial chains) are global and split across ranks once. The
+    loss in the history is the global batch's; the metrics are rank 0's. Callbacks and
+    evaluations run on every rank (a callback stopping on any rank stops all). Only rank 0
+    writes checkpoints, shows the progress bar and (``discrete_ebm.io``) writes files; every
+    rank resumes from the same checkpoint file, which must be on a file system all ranks
+    read, with the same number of processes, and a resumed run equals the uninterrupted one
+    bit for bit.
 
     With ``l1 > 0`` the penalty's (sub)gradient is added to what ``write_gradients``
     wrote, and an objective's own ``update`` is not used (it has no gradient to add to).
@@ -400,35 +539,52 @@ def fit(
             raise TypeError(f"callbacks must be callables cb(step, model, history), got {cb!r}")
     evaluations = check_evaluations(evaluations)
     ckpt = checkpoint_path(checkpoint)
-    lock = contextlib.nullcontext() if ckpt is None else checkpoint_lock(ckpt)
+    target = resolve_device(device) if device is not None else module_device(model)
+    parallel = D.ensure_process_group(target, backend)  # also selects this rank's GPU
+    if device is not None:
+        model.to(D.local_device(target))
+    dev, dtype = module_device(model), module_dtype(model)
+    if parallel:
+        shard_objective(objective)
+        if shard_parameters:
+            shard_energy(model, objective, optimizer, float(l1))
+    lock = contextlib.nullcontext() if ckpt is None or not D.is_main() else checkpoint_lock(ckpt)
     with lock:  # held from the resume to the last save
-        if device is not None:
-            model.to(resolve_device(device))
-        dev, dtype = module_device(model), module_dtype(model)
         opt = make_optimizer(optimizer, model, lr)
         sched = make_scheduler(scheduler, opt)
         generator = _run_generator(generator, dev)
+        if parallel:  # one shuffle order for all ranks; a generator per rank
+            shuffle_seed, run_seed = shared_seeds(generator)
+            generator = D.rank_generator(run_seed, dev)
+        else:
+            shuffle_seed = _seed_from(generator)
         batches = Batches(
             data,
             model,
             batch_size=batch_size,
             shuffle=shuffle,
             drop_last=drop_last,
-            seed=_seed_from(generator),
+            seed=shuffle_seed,
             dtype=dtype,
         )
+        check_same_data(batches.n_rows, getattr(batches, "data", None), dev)
         run = _Run(model, objective, batches, opt, sched, float(l1), generator, ckpt)
         run.device, run.dtype = dev, dtype
+        run.sharded = parallel and shard_parameters
         if ckpt is not None and resume and ckpt.exists():
             run.restore(dev)
+        check_same_step(run.step, dev)
+        if parallel and not run.writes_gradients:
+            run.loss_module = loss_module(
+                model, objective, _penalty_fn(float(l1)), shard_parameters
+            )
         evaluator = Evaluator(evaluations, model, run.history)
 
         from tqdm.auto import tqdm
 
         total = _total_steps(epochs, steps, batches.n_batches)
-        bar = tqdm(
-            total=total, initial=run.step, disable=not _progress_enabled(progress), unit="step"
-        )
+        show = _progress_enabled(progress) and D.is_main()
+        bar = tqdm(total=total, initial=run.step, disable=not show, unit="step")
         was_training = model.training
         model.train()
         try:
@@ -437,4 +593,5 @@ def fit(
         finally:
             bar.close()
             model.train(was_training)
+            run.loss_module = None  # DDP's gradient hooks leave the model with it
         return run.history

@@ -29,6 +29,10 @@ TINY = [
     "1",
     "--device",
     "cpu",
+    "--sweeps",
+    "0.5",
+    "--n-generated",
+    "45",
 ]
 
 
@@ -43,11 +47,15 @@ def _read_generated(path) -> list[nx.Graph]:
 
 
 @pytest.mark.parametrize("objective", ["ed-bern", "cd"])
-def test_ego_command_writes_consistent_results(tmp_path, objective):
-    assert main(["ego", "--objective", objective, "--out", str(tmp_path), *TINY]) == 0
+def test_ego_command_writes_consistent_results(tmp_path, objective, device):
+    args = ["ego", "--objective", objective, "--out", str(tmp_path), *TINY, "--device", device]
+    assert main(args) == 0
     summary = json.loads((tmp_path / "ego.json").read_text())
     gen = _read_generated(tmp_path / "generated.json")
-    assert len(gen) == summary["n_generated"] == 40
+    # every generated graph is written; both protocols are scored
+    assert len(gen) == summary["n_generated"] == summary["edp_gnn"]["n_generated"] == 45
+    assert summary["gdss"]["n_generated"] == summary["gdss"]["n_test"] == 40
+    assert summary["init"] == "noise" and summary["init_label"] == "from noise"  # the default
     # isolated nodes removed; a chain left empty counts as ONE isolated node (as in GDSS)
     assert all(d > 0 for g in gen if g.number_of_nodes() > 1 for _, d in g.degree())
     assert all(g.number_of_nodes() >= 1 for g in gen)
@@ -55,12 +63,43 @@ def test_ego_command_writes_consistent_results(tmp_path, objective):
     again = graph_mmds(split.test, gen)
     for k in ("degree", "clustering", "orbit", "average"):
         assert summary["mmd_vs_test"][k] == pytest.approx(again[k], abs=1e-12)
+        assert summary["edp_gnn"][k] == pytest.approx(again[k], abs=1e-12)
+    first = graph_mmds(split.test, gen[:40])
+    assert summary["gdss"]["average"] == pytest.approx(first["average"], abs=1e-12)
+    assert set(summary["validity"]) == {"connected", "dominating", "novel", "unique"}
+    floor = summary["references"]["real_floor_40"]["average"]
+    assert floor["mean"] == pytest.approx(0.02376, abs=1e-5)  # 30 draws of 40 training graphs
     ref = summary["train_vs_test_reference"]
     assert ref["degree"] == pytest.approx(0.0142, abs=5e-5)
     assert ref["clustering"] == pytest.approx(0.0273, abs=5e-5)
     assert summary["train_seconds"] > 0 and summary["config"]["objective"] == objective
     png = (tmp_path / "ego_graphs.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_data_initialised_chains_are_labelled(tmp_path):
+    args = ["ego", "--init", "data", "--n-generated", "7", "--out", str(tmp_path), *TINY[:-2]]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "ego.json").read_text())
+    assert summary["init"] == summary["config"]["init"] == "data"
+    assert summary["init_label"].startswith("data-initialised chains")
+    assert "not generation from noise" in summary["init_label"]
+    assert len(_read_generated(tmp_path / "generated.json")) == 7
+    assert summary["gdss"]["n_generated"] == 7  # fewer than the 40 test graphs: all of them
+
+
+def test_figure_title_states_how_chains_started():
+    from discrete_ebm.graphs.config import EgoConfig, init_label
+    from discrete_ebm.recipes.ego import figure_title
+
+    ev = {
+        "edp_gnn": {"n_generated": 1024, "n_test": 40, "average": 0.01},
+        "gdss": {"n_generated": 40, "average": 0.02},
+        "validity": dict.fromkeys(("connected", "dominating", "novel", "unique"), 0.5),
+    }
+    for init in ("noise", "data"):
+        assert init_label(init) in figure_title(EgoConfig(init=init), ev)
+    assert "data-initialised" in figure_title(EgoConfig(init="data"), ev)
 
 
 def test_ego_command_rejects_bad_arguments(tmp_path):
@@ -75,6 +114,10 @@ def test_ego_command_rejects_bad_arguments(tmp_path):
         ("--cd-updates", "0"),
         ("--lr", "0"),
         ("--lr", "nan"),
+        ("--n-generated", "0"),
+        ("--sweeps", "0"),
+        ("--beta-start", "-1"),
+        ("--anneal-fraction", "2"),
     ):
         with pytest.raises(SystemExit, match=flag):
             main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])

@@ -121,3 +121,24 @@ def test_bad_input(model):
         GraphEnergy(N, hidden=0)
     with pytest.raises(ValueError, match="max_nodes"):
         GraphEnergy(1)
+
+
+def test_hub_features_measure_the_smallest_missing_degree():
+    """``[g/N, g/(n−1), exp(−g)]`` with g the clamped soft minimum of n − 1 − deg_v."""
+    graphs = [nx.star_graph(4), nx.cycle_graph(5), nx.complete_graph(4), nx.path_graph(4)]
+    x = graphs_to_states(graphs, N).double()
+    adj, mask = states_to_dense(x, N)
+    n = mask.double().sum(-1, keepdim=True)
+    hub = GraphEnergy._hub(n - 1 - adj.sum(-1), mask, n, N)
+    log = torch.log(torch.tensor(2.0, dtype=torch.float64))
+    # star: the ego misses nothing (its four leaves miss 3 each: e^{-12} of the sum, clamped);
+    # C5: five nodes missing 2 each -> 2 − τ log 5; K4: four hubs earn no more than one -> 0;
+    # P4: two inner nodes missing 1 -> 1 − τ log 2 (the ends, missing 2, add e^{-4} terms)
+    g = torch.tensor([0.0, 2 - 0.25 * float(torch.log(torch.tensor(5.0))), 0.0, 1 - 0.25 * log])
+    torch.testing.assert_close(hub[:, 0] * N, g, atol=5e-3, rtol=0)
+    torch.testing.assert_close(hub[:, 1], g / (n[:, 0] - 1), atol=5e-3, rtol=0)
+    torch.testing.assert_close(hub[:, 2], torch.exp(-g), atol=5e-3, rtol=0)
+    assert hub[0, 0] == hub[2, 0] == 0.0  # exactly: clamped at 0
+    assert GraphEnergy(N, hidden=8, n_layers=1, hub_features=False).head[0].in_features == (
+        GraphEnergy(N, hidden=8, n_layers=1).head[0].in_features - 3
+    )

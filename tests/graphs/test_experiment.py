@@ -40,7 +40,7 @@ def test_protocol_graphs_keep_failed_chains_as_one_node():
     assert with_failures["average"] > without["average"] + 0.03
 
 
-def test_nothing_assumes_node_0_is_the_ego_centre():
+def test_nothing_assumes_node_0_is_the_ego_centre(device):
     """The data README's claim "node 0 is the ego centre" is false for most graphs: every
     graph has a node adjacent to all others, but node 0 is one in only 46 of 200."""
     graphs = ego_small().graphs
@@ -49,7 +49,9 @@ def test_nothing_assumes_node_0_is_the_ego_centre():
     # the trained energy and the whole sampling/scoring path are label-free: relabelling
     # every training graph leaves energies (to float precision) unchanged
     s = validation_split(ego_small(), 150)  # 10 training graphs
-    cfg = EgoConfig(steps=2, n_negatives=2, hidden=8, n_layers=1, sample_steps=3, device="cpu")
+    cfg = EgoConfig(
+        steps=2, n_negatives=2, hidden=8, n_layers=1, sweeps=0.5, n_generated=None, device=device
+    )
     model, _, _ = train_ego(cfg, s)
     gen = torch.Generator().manual_seed(0)
     from discrete_ebm.graphs.convert import graphs_to_states
@@ -60,8 +62,8 @@ def test_nothing_assumes_node_0_is_the_ego_centre():
     ]
     perm = [nx.convert_node_labels_to_integers(g, ordering="sorted") for g in perm]
     with torch.no_grad():
-        u0 = model.energy(graphs_to_states(s.train, model.max_nodes))
-        u1 = model.energy(graphs_to_states(perm, model.max_nodes))
+        u0 = model.energy(graphs_to_states(s.train, model.max_nodes).to(device))
+        u1 = model.energy(graphs_to_states(perm, model.max_nodes).to(device))
     torch.testing.assert_close(u0, u1, atol=1e-5, rtol=1e-5)
     graphs, seconds = generate_ego(model, cfg, s)
     assert len(graphs) == len(s.test) and seconds >= 0
