@@ -250,6 +250,7 @@ def test_dbm_command_runs_at_tiny_size_and_writes_its_files(tmp_path):
     res = json.loads((out / "dbm.json").read_text())
     assert res["steps_done"] == 2 * 2 and len(res["track"]) == 2
     assert np.isfinite(res["test_bound"]) and res["test_bound"] < 0
+    assert res["hidden_base"]  # the AIS base of h² from the training images
     with pytest.raises(SystemExit, match="--resume"):  # checkpoints exist
         main(args)
     i = args.index("--epochs")

@@ -190,6 +190,22 @@ def greedy_pretrain(
     return errors
 
 
+def _pretraining_record(folder, n_rbms: int, histories: list | None) -> list[float]:
+    """The reconstruction errors (and histories) of finished pre-training checkpoints."""
+    from ..training.checkpoint import load_checkpoint
+
+    errors = []
+    for l in range(n_rbms):
+        path = Path(folder) / f"pretrain_{l}.pt"
+        h = History.from_dict(load_checkpoint(path, torch.device("cpu"))["history"])
+        if histories is not None:
+            histories.append(h)
+        n = h.steps // max(h.epochs, 1)
+        loss, rows = h.loss[-n:], h.metrics["rows"][-n:]
+        errors.append(sum(e * r for e, r in zip(loss, rows)) / sum(rows))
+    return errors
+
+
 def train_dbm(
     data,
     settings: DBMSettings | tuple[int, ...] | None = None,
@@ -213,7 +229,10 @@ def train_dbm(
     ``settings`` may also be the layer sizes; keyword ``overrides`` replace fields of
     ``settings`` (``train_dbm(rows, (784, 500, 1000), epochs=10)``). ``resume=False``
     starts afresh, overwriting the checkpoints in ``checkpoint_dir`` (written every
-    ``checkpoint_every`` steps of each stage and at its end)."""
+    ``checkpoint_every`` steps of each stage and at its end). Once the PCD stage has a
+    checkpoint, a resumed call reads the pre-training errors and histories from the
+    pre-training checkpoints and continues the PCD stage (which restores everything it
+    needs) without redoing the composition."""
     if settings is None or isinstance(settings, DBMSettings):
         s = replace(settings or DBMSettings(), **overrides)
     else:
@@ -223,7 +242,10 @@ def train_dbm(
             f.unlink()
     dbm = DBM(s.layer_sizes, generator=generator, device=device)
     errors = []
-    if s.pretrain_epochs:
+    pcd = _ckpt(checkpoint_dir, "pcd.pt")
+    if s.pretrain_epochs and resume and pcd is not None and pcd.exists():
+        errors = _pretraining_record(checkpoint_dir, dbm.n_layers - 1, pretrain_histories)
+    elif s.pretrain_epochs:
         errors = greedy_pretrain(
             dbm,
             data,
@@ -258,7 +280,7 @@ def train_dbm(
         evaluations=evaluations,
         generator=generator,
         progress=progress,
-        checkpoint=_ckpt(checkpoint_dir, "pcd.pt"),
+        checkpoint=pcd,
         checkpoint_every=checkpoint_every,
     )
     return dbm, history, errors
@@ -313,7 +335,8 @@ def evaluate_dbm(
       ``test_bound_reverse`` with the reverse ``log Ẑ`` (the conservative one);
     - ``gap``: mean over the first ``gap_digits`` test digits of ``log Z(v) − (−E(v, μ) +
       H(μ))`` (``log Z(v)`` by AIS over the hidden layers, ``gap_chains`` runs of
-      ``gap_betas`` temperatures each) ± ``gap_sem``; ``test_ll_estimate`` = bound + gap.
+      ``gap_betas`` temperatures each) ± ``gap_sem``; ``test_ll_estimate`` = bound + gap;
+    - ``hidden_base``: whether the hidden layers' AIS base came from ``base_rows``.
     """
     from ..evaluation.dbm_ais import (
         conditional_log_partition,
@@ -336,6 +359,7 @@ def evaluate_dbm(
         "test_bound": float(terms.mean()) - log_z,
         "test_bound_sem": float(terms.std() / terms.numel() ** 0.5),
         "test_rows": test.shape[0],
+        "hidden_base": base_rows is not None,
     }
     if reverse_sweeps:
         with torch.no_grad():
@@ -446,7 +470,13 @@ def run_dbm_mnist(
         pretrain_histories=pre,
     )
     result = evaluate_dbm(
-        dbm, test, marginals, seed=seed + 3, progress=progress, **(evaluation or {})
+        dbm,
+        test,
+        marginals,
+        base_rows=base_rows,
+        seed=seed + 3,
+        progress=progress,
+        **(evaluation or {}),
     )
     with torch.no_grad():
         layers = dbm.sample_joint(100, sample_steps, generator=gen)
