@@ -124,6 +124,8 @@ def launch(nproc: int, args, out: Path) -> dict:
            "--master-addr=127.0.0.1", f"--master-port={free_port()}", __file__, "--worker",
            "--result", str(out), "--repeats", str(args.repeats)]  # fmt: skip
     cmd += ["--small"] * args.small + (["--data", args.data] if args.data else [])
+    cmd += ["--lattice", str(args.lattice)] if args.lattice else []
+    cmd += ["--gibbs-chains", str(args.gibbs_chains)] if args.gibbs_chains else []
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -138,10 +140,16 @@ def main(argv=None) -> int:
     p.add_argument("--small", action="store_true", help="tiny sizes (a smoke run)")
     p.add_argument("--data", default=None, help="data folder (default $DISCRETE_EBM_DATA)")
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--lattice", type=int, default=None, help="block Gibbs lattice side L")
+    p.add_argument("--gibbs-chains", type=int, default=None, help="block Gibbs chains (global)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--result", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    sizes = SMALL if args.small else FULL
+    sizes = dict(SMALL if args.small else FULL)
+    if args.lattice:
+        sizes["L"] = args.lattice
+    if args.gibbs_chains:
+        sizes["gibbs_chains"] = args.gibbs_chains
     if args.worker:
         torch.set_num_threads(args.threads)
         figures = measure(sizes, args.repeats, args.data)

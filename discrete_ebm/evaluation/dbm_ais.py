@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .._validation import check_positive_int
 from ..models.dbm import DBM, _bernoulli
 from .ais import base_logits_from_marginals, default_betas, log_mean_exp_with_stderr
+from .reverse_ais import reverse_log_weights
 
 
 def _check(dbm) -> DBM:
@@ -94,16 +95,7 @@ def reverse_log_partition(
     b = default_betas(n_betas).tolist()
     path = _path(dbm, base_marginals, hidden_marginals)
     x = [t.to(dbm.dtype) if l % 2 == 0 else None for l, t in enumerate(layers)]
-    log_w = torch.zeros(x[0].shape[0], dtype=torch.float64, device=dbm.device)
-    cur = path.log_f(x, b[-1]).double()
-    for k in range(len(b) - 1, 0, -1):
-        log_w += path.log_f(x, b[k - 1]).double() - cur
-        if k > 1:
-            x = path.transition(x, b[k - 1], generator)
-            cur = path.log_f(x, b[k - 1]).double()
-    if not torch.isfinite(log_w).all():
-        raise FloatingPointError("reverse AIS produced non-finite log-weights")
-    log_mean, stderr = log_mean_exp_with_stderr(log_w)
+    log_mean, stderr = log_mean_exp_with_stderr(reverse_log_weights(path, x, b, generator))
     return path.log_z_base() - log_mean, stderr
 
 

@@ -41,6 +41,26 @@ def _schedule(n_betas: int, betas) -> list[float]:
     return s.tolist()
 
 
+def reverse_log_weights(path, x, betas: list[float], generator, *, steps=None) -> torch.Tensor:
+    """Reverse-AIS log-weights ``(N,)`` (float64) of the states ``x`` (``N`` approximate
+    samples of the target, in the path's own state format) annealed down ``betas``
+    (``β_0 = 0 < ... < β_K = 1``): ``log w = Σ_{k=K}^{1} [log f_{k−1}(x_k) − log f_k(x_k)]``,
+    ``x_{k−1} ~ T_{k−1}(x_k, ·)``, so ``log Z_base − log mean exp(log w)`` estimates log Z
+    from above in expectation. ``steps`` may wrap ``range(K, 0, −1)`` (a progress bar)."""
+    steps = range(len(betas) - 1, 0, -1) if steps is None else steps
+    first = x[0] if isinstance(x, list) else x
+    log_w = torch.zeros(first.shape[0], dtype=torch.float64, device=first.device)
+    cur = path.log_f(x, betas[-1]).double()
+    for k in steps:
+        log_w += path.log_f(x, betas[k - 1]).double() - cur
+        if k > 1:
+            x = path.transition(x, betas[k - 1], generator)
+            cur = path.log_f(x, betas[k - 1]).double()
+    if not torch.isfinite(log_w).all():
+        raise FloatingPointError("reverse AIS produced non-finite log-weights")
+    return log_w
+
+
 def reverse_log_partition(
     model: EnergyModel,
     samples: torch.Tensor,
@@ -88,15 +108,7 @@ def reverse_log_partition(
         steps = tqdm(steps, desc="reverse AIS", leave=False)
     with torch.no_grad():
         x = x.to(device=model.device, dtype=dtype)
-        log_w = torch.zeros(x.shape[0], dtype=torch.float64, device=model.device)
-        cur = path.log_f(x, b[-1]).double()
-        for k in steps:
-            log_w += path.log_f(x, b[k - 1]).double() - cur
-            if k > 1:
-                x = path.transition(x, b[k - 1], generator)
-                cur = path.log_f(x, b[k - 1]).double()
-        if not torch.isfinite(log_w).all():
-            raise FloatingPointError("reverse AIS produced non-finite log-weights")
+        log_w = reverse_log_weights(path, x, b, generator, steps=steps)
         log_mean, stderr = log_mean_exp_with_stderr(log_w)
     log_z = path.log_z_base() - log_mean
     if return_log_weights:
