@@ -118,10 +118,9 @@ def _close_process_group() -> None:
     """Destroy the default process group ``fit`` started under ``torchrun``, if any."""
     if "torch" not in sys.modules:
         return
-    import torch.distributed as dist
+    from .distributed import close_process_group
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    close_process_group()
 
 
 if __name__ == "__main__":

@@ -97,7 +97,20 @@ def ensure_process_group(device: str | torch.device = "cpu", backend: str | None
 
 
 def _destroy_group() -> None:
-    if dist.is_initialized():
+    close_process_group()
+
+
+def close_process_group() -> None:
+    """Destroy the default process group, after a barrier: every rank's outstanding
+    collectives have completed before any rank tears its connections down (a rank that
+    destroyed its gloo group while a peer was still finishing could abort the peer at exit
+    with "terminate called without an active exception")."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if dist.get_world_size() > 1:
+            dist.barrier()
+    finally:
         dist.destroy_process_group()
 
 
