@@ -7,6 +7,7 @@ progress and log messages to stderr with ``say`` (silenced by ``--quiet``).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..threads import add_threads_argument
@@ -42,3 +43,18 @@ def say(args, message: str) -> None:
 def report(message: str) -> None:
     """Print a result (a summary line, the paths written) to stdout."""
     print(message, flush=True)
+
+
+def check_ranges(args, rules: dict[str, tuple[float, float, bool]]) -> None:
+    """Exit with ``--flag must ...`` unless every ``args.<dest>`` (skipped when ``None``) is
+    finite and in ``(low, high)`` (``closed``: ``[low, high]``); ``rules``: dest ->
+    ``(low, high, closed)``, ``high`` may be ``inf``."""
+    for dest, (low, high, closed) in rules.items():
+        values = getattr(args, dest)
+        for v in values if isinstance(values, list) else [values]:
+            if v is None:
+                continue
+            inside = low <= v <= high if closed else low < v < high
+            if not (inside and math.isfinite(v)):
+                lo, hi = ("[", "]") if closed else ("(", ")")
+                raise SystemExit(f"--{dest.replace('_', '-')} must lie in {lo}{low}, {high}{hi}")

@@ -15,9 +15,10 @@ mean-field bound per test digit, and the bound's gap on the first test digits. W
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from ._common import add_common_arguments, report, show_progress
+from ._common import add_common_arguments, check_ranges, report, show_progress
 
 # flag -> (type, default, DBMSettings field or None, help)
 SETTINGS = {
@@ -67,9 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    for flag in ("epochs", "k", "mean-field-iters", "chains", "batch-size", "ais-chains"):
-        if getattr(args, flag.replace("-", "_")) <= 0:
-            raise SystemExit(f"--{flag} must be positive")
+    positive = ("epochs", "k", "mean_field_iters", "chains", "batch_size", "ais_chains")
+    check_ranges(args, dict.fromkeys(positive, (0, math.inf, False)))
     folder = Path(args.out)
     ckpt = Path(args.checkpoint_dir or folder / "checkpoints")
     if not args.resume and any(ckpt.glob("*.pt")):

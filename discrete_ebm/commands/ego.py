@@ -22,18 +22,24 @@ import argparse
 import math
 
 from ..graphs.config import OBJECTIVES, SAMPLERS, EgoConfig
-from ._common import add_common_arguments, report, say, show_progress
+from ._common import add_common_arguments, check_ranges, report, say, show_progress
 
-POSITIVE = (
-    "negatives",
-    "steps",
-    "batch_size",
-    "hidden",
-    "layers",
-    "sample_steps",
-    "cd_updates",
-    "n_generated",
-)
+INF = math.inf
+#: argument -> (low, high, closed): the values the run accepts (checked before training)
+RANGES = {
+    **dict.fromkeys(
+        ("negatives", "steps", "batch_size", "hidden", "layers", "sample_steps", "cd_updates"),
+        (0, INF, False),
+    ),
+    "n_generated": (0, INF, False),
+    "lr": (0, INF, False),
+    "sweeps": (0, INF, False),
+    "beta_end": (0, INF, True),
+    "beta_start": (0, INF, True),
+    "epsilon": (0, 1, False),
+    "init_density": (0, 1, True),
+    "anneal_fraction": (0, 1, True),
+}
 #: flag -> (EgoConfig field, type or choices, help); the default is the field's
 FLAGS = {
     "--objective": ("objective", OBJECTIVES, "training objective"),
@@ -99,20 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    for name in POSITIVE:
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
-    for name, low in (("lr", 0.0), ("sweeps", 0.0)):
-        if not (getattr(args, name) > low and math.isfinite(getattr(args, name))):
-            raise SystemExit(f"--{name} must be a finite number > 0")
-    for name in ("beta_end", "beta_start"):
-        if not (getattr(args, name) >= 0 and math.isfinite(getattr(args, name))):
-            raise SystemExit(f"--{name.replace('_', '-')} must be a finite number >= 0")
-    if not all(0.0 < e < 1.0 for e in args.epsilon):
-        raise SystemExit("--epsilon must lie in (0, 1)")
-    for name in ("init_density", "anneal_fraction"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            raise SystemExit(f"--{name.replace('_', '-')} must lie in [0, 1]")
+    check_ranges(args, RANGES)
     from ..recipes.ego import run_ego_small, save_ego
 
     fields = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, *_) in FLAGS.items()}

@@ -17,9 +17,10 @@ block-Gibbs runs from noise), ``filters.png`` (the first 100 receptive fields),
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from ._common import add_common_arguments, report, say, show_progress
+from ._common import add_common_arguments, check_ranges, report, say, show_progress
 
 POSITIVE = ("hidden", "epochs", "batch_size", "chains", "ais_chains", "ais_betas", "sample_steps")
 #: flag -> run_rbm_mnist keyword (``None`` defaults: the recipe's value applies)
@@ -72,9 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    for name in POSITIVE:
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
-            raise SystemExit(f"--{name.replace('_', '-')} must be positive")
+    check_ranges(args, dict.fromkeys(POSITIVE, (0, math.inf, False)))
     from ..io import save_torch, write_json
     from ..plotting.rbm import plot_filters, plot_image_grid, plot_likelihood_curve
     from ..recipes.rbm import recipe_settings, run_rbm_mnist
