@@ -1,7 +1,8 @@
 """Scaling over ``torch.distributed``: 1 vs 2 processes of one thread each, in the same run.
 
-The script launches itself twice under ``torchrun`` (``--nproc-per-node 1``, then ``2``;
-gloo on 127.0.0.1) and each time measures, as the median over ``--repeats`` timed runs of
+The script launches itself under ``torchrun`` (``--nproc-per-node 1``, then ``2``; gloo on
+127.0.0.1; ``--rounds R`` alternates the two launches R times, so that the drift of a shared
+machine falls on both alike) and each time measures, as the median over ``--repeats`` timed runs of
 the slowest rank's wall time (one warm-up run first, a barrier before each run):
 
 - ``gibbs``: sharded block Gibbs, ``BlockGibbsSampler(IsingModel.lattice(L, 0.44))
@@ -16,14 +17,15 @@ the slowest rank's wall time (one warm-up run first, a barrier before each run):
   parameter's float32 gradient once per step, plus 16 bytes of loss values;
   ``allreduce_seconds``: the median time of one gloo all-reduce of that many bytes (2 ranks).
 
-Prints ONE JSON line: the figures per world size, each a pair ``[wall, CPU time]`` (the
-second with the slowest rank's process CPU seconds in place of wall seconds: robust to a
-busy machine), the ratios 2-process / 1-process ``speedup`` (wall; targets: ``gibbs`` and
-``ais`` >= 1.8, ``fit`` >= 1.6) and ``speedup_by_cpu_time``, and ``flops_per_step`` of the
+Prints ONE JSON line: the figures per world size of the last round, each a pair ``[wall,
+CPU time]`` (the second with the slowest rank's process CPU seconds in place of wall
+seconds: robust to a busy machine), the ratios 2-process / 1-process of each round
+(``speedup_per_round``) and their medians ``speedup`` (wall; targets: ``gibbs`` and ``ais``
+>= 1.8, ``fit`` >= 1.6) and ``speedup_by_cpu_time``, and ``flops_per_step`` of the
 fit step (``6 · parameters · B · (1 + negatives)``) for the on-paper projection in
 benchmarks/RESULTS_distributed.md.
 
-    python benchmarks/distributed.py --threads 1                 # the measurement (~3-5 min)
+    python benchmarks/distributed.py --threads 1 --repeats 5 --rounds 5   # the measurement (~4 min)
     python benchmarks/distributed.py --threads 1 --small --repeats 1   # a smoke run (~30 s)
 """
 
@@ -33,6 +35,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,7 +139,10 @@ def launch(nproc: int, args, out: Path) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1, help="threads per process (default 1)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per launch (median)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="1-process and 2-process launches alternated this many times; "
+                   "the speedups are the medians of the per-round ratios")  # fmt: skip
     p.add_argument("--small", action="store_true", help="tiny sizes (a smoke run)")
     p.add_argument("--data", default=None, help="data folder (default $DISCRETE_EBM_DATA)")
     p.add_argument("--out", default=None, help="also write the JSON here")
@@ -157,16 +163,23 @@ def main(argv=None) -> int:
             Path(args.result).write_text(json.dumps(figures))
         return 0
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = {n: launch(n, args, Path(tmp) / f"world{n}.json") for n in (1, 2)}
-    one, two = runs[1], runs[2]
     keys = ("gibbs_spin_updates_per_ns", "ais_chain_betas_per_s", "fit_rows_per_s")
-    ratios = {k: two[k][0] / one[k][0] for k in keys}
-    cpu_ratios = {k: two[k][1] / one[k][1] for k in keys}
+    rounds = []  # (1-process figures, 2-process figures), launched back to back
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            rounds.append([launch(n, args, Path(tmp) / f"world{n}_{r}.json") for n in (1, 2)])
+
+    def median_ratio(k: str, i: int) -> float:
+        return statistics.median(two[k][i] / one[k][i] for one, two in rounds)
+
+    ratios = {k: median_ratio(k, 0) for k in keys}
+    cpu_ratios = {k: median_ratio(k, 1) for k in keys}
+    one, two = rounds[-1]
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": sizes,
               "threads_per_process": args.threads, "repeats": args.repeats,
-              "load_average": os.getloadavg(), "one_process": one, "two_processes": two,
-              "speedup": ratios, "speedup_by_cpu_time": cpu_ratios,
+              "rounds": args.rounds, "load_average": os.getloadavg(), "one_process": one,
+              "two_processes": two, "speedup": ratios, "speedup_by_cpu_time": cpu_ratios,
+              "speedup_per_round": [{k: b[k][0] / a[k][0] for k in keys} for a, b in rounds],
               "targets": dict(zip(keys, (1.8, 1.8, 1.6), strict=True)),
               "wall_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     line = json.dumps(record)

@@ -67,11 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--anneal-fraction", type=float, default=d.anneal_fraction)
     p.add_argument(
         "--plain-annealing",
-        dest="population",
+        dest="population_annealing",
         action="store_false",
         help="annealed: no population-annealing resampling",
     )
     p.add_argument("--no-hub-features", dest="hub_features", action="store_false")
+    p.add_argument(
+        "--population", type=int, default=d.population, help="annealed: chains per node count"
+    )
+    p.add_argument(
+        "--refine-steps", type=int, default=d.refine_steps, help="ED: CD refinement steps"
+    )
     p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
     p.add_argument("--init-density", type=float, default=d.init_density)
     p.add_argument(
@@ -116,7 +122,9 @@ def _config(args, method: str, seed: int) -> EgoConfig:
         sweeps=args.sweeps,
         beta_start=args.beta_start,
         anneal_fraction=args.anneal_fraction,
-        resample=args.population,
+        resample=args.population_annealing,
+        population=args.population,
+        refine_steps=args.refine_steps,
         hub_features=args.hub_features,
         init=args.init,
         init_density=args.init_density,

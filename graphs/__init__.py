@@ -9,10 +9,12 @@ from .convert import graphs_to_states, states_to_dense, states_to_graphs
 from .datasets import GraphSplit, ego_graphs, ego_small, load_citeseer
 from .energy import GraphEnergy
 from .experiment import EgoConfig, run_ego
+from .generation import generate_from_noise
 from .metrics import clustering_mmd, degree_mmd, graph_mmds, orbit_mmd, spectral_mmd
 from .objectives import GraphBernoulliED, GraphGridED
 from .orbits import orbit_counts
 from .protocols import evaluate_generated, real_floor, subset_mmds
+from .refinement import refine_by_cd
 from .sampling import EdgeSampler, sample_graphs
 from .validity import validity
 
@@ -30,6 +32,8 @@ __all__ = [
     "EdgeSampler",
     "sample_graphs",
     "annealed_edge_gibbs",
+    "generate_from_noise",
+    "refine_by_cd",
     "degree_mmd",
     "clustering_mmd",
     "orbit_mmd",

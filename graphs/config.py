@@ -20,6 +20,11 @@ class EgoConfig:
     Gibbs (or GWG with ``sampler="gwg"``) making ``cd_updates`` updates per
     training step).
 
+    refine_steps, refine_lr, refine_updates: after ED training (ED objectives only), a
+    short CD refinement from the data (``discrete_ebm.graphs.refinement.refine_by_cd``:
+    ``refine_steps`` steps at rate ``refine_lr``, each sampler step ``refine_updates``
+    single-edge Gibbs updates); ``refine_steps=0`` skips it.
+
     hidden, n_layers, hub_features: the ``GraphEnergy`` (``hub_features``: the readout sees
     the smallest missing degree, i.e. how far the graph is from having an ego).
 
@@ -31,11 +36,13 @@ class EgoConfig:
     single-edge heat-bath Gibbs annealed from ``beta_start`` to ``beta_end`` over the first
     ``anneal_fraction`` of ``sweeps`` sweeps of each graph's own free slots, with
     population-annealing resampling among chains of the same node count when ``resample``
-    (``discrete_ebm.graphs.annealing``). ``"gibbs"``/``"gwg"``: ``sample_steps`` single-edge
-    updates/proposals per chain, the inverse temperature ramping linearly from 1 to
-    ``beta_end``. ``n_generated``: graphs generated per run (EDP-GNN's protocol: 1024; GDSS's
-    40 are the first 40 of them; ``None``: as many as the test set). Generated graphs left
-    empty count as one isolated node (``protocol_graphs``).
+    (``discrete_ebm.graphs.annealing``), at least ``population`` chains per node count, of
+    which as many as requested are kept (``discrete_ebm.graphs.generation``).
+    ``"gibbs"``/``"gwg"``: ``sample_steps`` single-edge updates/proposals per chain, the
+    inverse temperature ramping linearly from 1 to ``beta_end``. ``n_generated``: graphs
+    generated per run (EDP-GNN's protocol: 1024; GDSS's 40 are the first 40 of them;
+    ``None``: as many as the test set). Generated graphs left empty count as one isolated
+    node (``protocol_graphs``).
     """
 
     objective: str = "ed-bern"
@@ -46,6 +53,9 @@ class EgoConfig:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 2e-3
+    refine_steps: int = 200
+    refine_lr: float = 2e-4
+    refine_updates: int = 60
     hidden: int = 32
     n_layers: int = 3
     hub_features: bool = True
@@ -55,6 +65,7 @@ class EgoConfig:
     beta_start: float = 0.3
     anneal_fraction: float = 0.8
     resample: bool = True
+    population: int = 128
     init: str = "noise"
     init_density: float = 0.3
     beta_end: float = 1.0

@@ -27,9 +27,11 @@ from .config import OBJECTIVES, SAMPLERS, EgoConfig, init_label
 from .convert import graphs_to_states, states_to_graphs
 from .datasets import GraphSplit, ego_small
 from .energy import GraphEnergy
+from .generation import generate_from_noise
 from .metrics import graph_mmds
 from .protocols import evaluate_generated, real_floor
-from .sampling import EdgeSampler, initial_states, sample_graphs
+from .refinement import refine_by_cd
+from .sampling import EdgeSampler, sample_graphs
 
 __all__ = [
     "EgoConfig",
@@ -117,8 +119,10 @@ def protocol_graphs(graphs: list[nx.Graph]) -> list[nx.Graph]:
 def train_ego(
     config: EgoConfig, split: GraphSplit, *, progress: bool = False
 ) -> tuple[GraphEnergy, float, float]:
-    """Train the energy of ``config`` on ``split.train``; returns ``(model, seconds, final
-    loss)`` (mean of the last 50 losses). Seeds parameters and batches by ``config.seed``."""
+    """Train the energy of ``config`` on ``split.train``, then (ED objectives, when
+    ``config.refine_steps``) refine it by CD from the data (``refine_by_cd``); returns
+    ``(model, seconds of both stages, final loss of the first stage)`` (mean of its last 50
+    losses). Seeds parameters and batches by ``config.seed``."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)  # parameter initialisation
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
@@ -139,6 +143,17 @@ def train_ego(
         generator=gen,
         progress=progress,
     )
+    if config.objective != "cd" and config.refine_steps:
+        refine_by_cd(
+            model,
+            data,
+            steps=config.refine_steps,
+            lr=config.refine_lr,
+            updates=config.refine_updates,
+            batch_size=config.batch_size,
+            generator=gen,
+            progress=progress,
+        )
     seconds = time.perf_counter() - start
     model.eval()
     final = float(np.mean(history.loss[-50:])) if history.loss else float("nan")
@@ -176,18 +191,7 @@ def generate_ego(
     sample_gen = torch.Generator(device=device).manual_seed(seed + 1)
     start = time.perf_counter()
     if config.sampler == "annealed":
-        if x0 is None:
-            x0 = initial_states(
-                node_counts,
-                N,
-                edge_density=config.init_density,
-                generator=sample_gen,
-                device=device,
-                dtype=model.dtype,
-            )
-        x = annealed_edge_gibbs(
-            model,
-            x0,
+        settings = dict(
             sweeps=config.sweeps,
             beta_start=config.beta_start,
             beta_end=config.beta_end,
@@ -195,6 +199,16 @@ def generate_ego(
             resample=config.resample,
             generator=sample_gen,
         )
+        if x0 is None:  # from noise, at least config.population chains per node count
+            x = generate_from_noise(
+                model,
+                node_counts,
+                population=config.population,
+                edge_density=config.init_density,
+                **settings,
+            )
+        else:
+            x = annealed_edge_gibbs(model, x0, **settings)
         generated = states_to_graphs(x, N, remove_isolated=True)
     else:
         generated = sample_graphs(

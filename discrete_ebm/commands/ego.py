@@ -1,19 +1,19 @@
 """``discrete-ebm ego``: generate Ego-small graphs with a GNN energy-based model.
 
 Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
-discrepancy, or persistent contrastive divergence with an edge sampler) and generates
---n-generated graphs FROM NOISE (default; --init data starts the chains at training graphs
-and is labelled so in every output): each chain takes a node count drawn from the training
-graphs, starts from random edges, and runs single-edge heat-bath Gibbs annealed from
---beta-start to --beta-end with population-annealing resampling among chains of equal node
-count (--sampler annealed; "gibbs"/"gwg" run --sample-steps plain updates instead). Isolated
-nodes are removed; a graph left empty counts as one node, as GDSS does. Writes ``ego.json``
-(degree / clustering / orbit / spectral MMD² against the 40 test graphs for all generated
-graphs, EDP-GNN's protocol, and for the first 40, GDSS's; validity: connected, dominating
-node, novel, unique; the train-vs-test reference and the 40-vs-40 floor of real graphs),
-``generated.json`` (every generated graph) and ``ego_graphs.png`` (generated beside test
-graphs, degree / clustering / orbit histograms). The run is
-``discrete_ebm.recipes.ego.run_ego_small``.
+discrepancy, then --refine-steps of CD from the data; or persistent contrastive divergence
+with an edge sampler) and generates --n-generated graphs FROM NOISE (default; --init data
+starts the chains at training graphs and is labelled so in every output): each chain takes a
+node count drawn from the training graphs, starts from random edges, and runs single-edge
+heat-bath Gibbs annealed from --beta-start to --beta-end with population-annealing
+resampling among at least --population chains of each node count (--sampler annealed;
+"gibbs"/"gwg" run --sample-steps plain updates instead). Isolated nodes are removed; a graph
+left empty counts as one node, as GDSS does. Writes ``ego.json`` (degree / clustering /
+orbit / spectral MMD² against the 40 test graphs for all generated graphs, EDP-GNN's
+protocol, and for the first 40, GDSS's; validity: connected, dominating node, novel, unique;
+the train-vs-test reference and the 40-vs-40 floor of real graphs), ``generated.json``
+(every generated graph) and ``ego_graphs.png`` (generated beside test graphs, degree /
+clustering / orbit histograms). The run is ``discrete_ebm.recipes.ego.run_ego_small``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ RANGES = {
         (0, INF, False),
     ),
     "n_generated": (0, INF, False),
+    "population": (0, INF, False),
+    "refine_steps": (0, INF, True),
+    "refine_updates": (0, INF, False),
+    "refine_lr": (0, INF, False),
     "lr": (0, INF, False),
     "sweeps": (0, INF, False),
     "beta_end": (0, INF, True),
@@ -54,6 +58,9 @@ FLAGS = {
     "--steps": ("steps", int, "training steps"),
     "--batch-size": ("batch_size", int, "graphs per step"),
     "--lr": ("lr", float, "Adam learning rate"),
+    "--refine-steps": ("refine_steps", int, "ED only: CD refinement steps after ED (0: none)"),
+    "--refine-lr": ("refine_lr", float, "ED only: Adam rate of the CD refinement"),
+    "--refine-updates": ("refine_updates", int, "CD refinement: single-edge updates per step"),
     "--hidden": ("hidden", int, "GNN width"),
     "--layers": ("n_layers", int, "GIN layers"),
     "--sampler": ("sampler", SAMPLERS, "generating sampler (CD trains with gibbs, or gwg)"),
@@ -61,6 +68,7 @@ FLAGS = {
     "--sweeps": ("sweeps", float, "annealed: sweeps of each graph's own free edge slots"),
     "--beta-start": ("beta_start", float, "annealed: first inverse temperature"),
     "--anneal-fraction": ("anneal_fraction", float, "annealed: share of sweeps in the ramp"),
+    "--population": ("population", int, "annealed, from noise: least chains per node count"),
     "--init": ("init", ("noise", "data"), "chains start from random graphs or training graphs"),
     "--init-density": ("init_density", float, "edge probability of the noise graphs"),
     "--beta-end": ("beta_end", float, "final inverse temperature (gibbs/gwg: ramp from 1)"),

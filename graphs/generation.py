@@ -1,0 +1,80 @@
+"""Graphs from noise with a population of chains per node count.
+
+``generate_from_noise(model, node_counts, population=P, ...)`` returns one graph per entry
+of ``node_counts``. For each distinct node count ``n`` requested ``k_n`` times it runs
+``max(k_n, P)`` chains from random edges (each free slot present with probability
+``edge_density``) through ``annealed_edge_gibbs`` (population annealing among chains of
+equal node count), then keeps ``k_n`` of them drawn uniformly without replacement. The
+population-annealing estimator is only as good as its population: a node count that one
+training graph in a hundred has would otherwise get a handful of chains (measured on
+Ego-small: 6 of 1,024 chains at a 16-node count), too few to correct a ramp that leaves
+chains in metastable graphs. The kept chains follow the same law as the whole population,
+so the output is the law of ``annealed_edge_gibbs`` run with at least ``P`` chains per node
+count. Cost: ``Σ_n max(k_n, P) · ⌈sweeps · n(n−1)/2⌉`` energy evaluations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from discrete_ebm._validation import check_positive_int
+
+from .annealing import annealed_edge_gibbs
+from .sampling import initial_states
+
+__all__ = ["generate_from_noise"]
+
+
+def generate_from_noise(
+    model,
+    node_counts: Sequence[int],
+    *,
+    population: int = 1,
+    edge_density: float = 0.3,
+    sweeps: float = 20.0,
+    beta_start: float = 1.0,
+    beta_end: float = 1.0,
+    anneal_fraction: float = 1.0,
+    resample: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """State rows ``(len(node_counts), D + N)``; row ``b`` is a graph on ``node_counts[b]``
+    nodes (module docstring). ``population``: the least number of chains run per node count
+    (1: exactly one chain per requested graph). The other arguments are those of
+    ``initial_states`` and ``annealed_edge_gibbs``; no training graph is used."""
+    population = check_positive_int(population, "population")
+    counts = np.asarray(node_counts, dtype=np.int64)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError("node_counts must be a non-empty 1-D sequence of ints")
+    values, requested = np.unique(counts, return_counts=True)
+    run_counts = np.repeat(values, np.maximum(requested, population))
+    x0 = initial_states(
+        run_counts.tolist(),
+        int(model.max_nodes),
+        edge_density=edge_density,
+        generator=generator,
+        device=model.device,
+        dtype=model.dtype,
+    )
+    x = annealed_edge_gibbs(
+        model,
+        x0,
+        sweeps=sweeps,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        anneal_fraction=anneal_fraction,
+        resample=resample,
+        generator=generator,
+    )
+    out = torch.empty(counts.size, x.shape[1], dtype=x.dtype, device=x.device)
+    draw_on = generator.device if generator is not None else torch.device("cpu")
+    start = 0
+    for n, k in zip(values.tolist(), requested.tolist()):
+        size = max(k, population)
+        keep = start + torch.randperm(size, generator=generator, device=draw_on)[:k]
+        out[torch.as_tensor(np.flatnonzero(counts == n), device=x.device)] = x[keep.to(x.device)]
+        start += size
+    return out
