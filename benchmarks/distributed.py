@@ -7,7 +7,9 @@ the slowest rank's wall time (one warm-up run first, a barrier before each run):
 
 - ``gibbs``: sharded block Gibbs, ``BlockGibbsSampler(IsingModel.lattice(L, 0.44))
   .sample(C, S, distributed=True)`` (checkerboard kernel, gather of all states included):
-  spin updates per ns ``C · L² · S / seconds``;
+  spin updates per ns ``C · L² · S / seconds``; by default 16 chains of a 512² lattice
+  (4.2 M spins: a sweep costs ~0.5 ms of fixed op dispatch whatever the size, ~4 % of a
+  512² × 8-chain sweep but ~25 % of a 256² × 8-chain one; ``--lattice 256`` measures that);
 - ``ais``: sharded AIS, ``ais.log_partition(rbm, C, K, distributed=True)`` on a random
   784 × 500 RBM (gather and estimate included): chain-temperatures per second ``C · K / s``;
 - ``fit``: data-parallel ``fit`` of a binary ``MLPEnergy`` 784 → 256 → 256 → 1 with
@@ -56,7 +58,7 @@ from discrete_ebm.objectives import BernoulliED  # noqa: E402
 from discrete_ebm.samplers import BlockGibbsSampler  # noqa: E402
 from discrete_ebm.training import fit  # noqa: E402
 
-FULL = {"L": 256, "gibbs_chains": 16, "sweeps": 200, "rbm": [784, 500], "ais_chains": 128,
+FULL = {"L": 512, "gibbs_chains": 16, "sweeps": 100, "rbm": [784, 500], "ais_chains": 128,
         "ais_betas": 200, "hidden": [256, 256], "batch": 256, "negatives": 32,
         "fit_steps": 8}  # fmt: skip
 SMALL = {"L": 64, "gibbs_chains": 4, "sweeps": 10, "rbm": [784, 50], "ais_chains": 8,

@@ -5,13 +5,14 @@ discrepancy.
                                            [--out runs/ego_example]
 
 Trains a GIN energy on the 160 training graphs (multi-scale ED: each graph's flips use an ε
-drawn from several; no MCMC), refines it by 200 short steps of CD from the data, then
-generates graphs from noise: each chain takes a node count drawn from the training graphs,
-starts from random edges and runs single-edge heat-bath Gibbs annealed from β = 0.3 to 1
-with population-annealing resampling among at least 128 chains of each node count. Prints
-the MMD² against the 40 test graphs (all generated graphs: EDP-GNN's protocol; the first 40:
-GDSS's) and the validity rates, and writes a JSON and a PNG. The same run is ``discrete-ebm
-ego`` (``discrete_ebm.recipes.ego.run_ego_small``); this script shows the API step by step.
+drawn from several; no MCMC), refines it by 200 short steps of CD from the data (240
+single-edge updates each), then generates graphs from noise: each chain takes a node count
+drawn from the training graphs, starts from random edges and runs single-edge heat-bath
+Gibbs annealed from β = 0.3 to 1 with population-annealing resampling among at least 128
+chains of each node count. Prints the MMD² against the 40 test graphs (all generated graphs:
+EDP-GNN's protocol; the first 40: GDSS's) and the validity rates, and writes a JSON and a
+PNG. The same run is ``discrete-ebm ego`` (``discrete_ebm.recipes.ego.run_ego_small``); this
+script shows the API step by step.
 ``--quick`` (or ``DISCRETE_EBM_QUICK=1``) shrinks the run to seconds.
 """
 

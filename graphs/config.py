@@ -55,7 +55,7 @@ class EgoConfig:
     lr: float = 2e-3
     refine_steps: int = 200
     refine_lr: float = 2e-4
-    refine_updates: int = 60
+    refine_updates: int = 240
     hidden: int = 32
     n_layers: int = 3
     hub_features: bool = True

@@ -35,7 +35,7 @@ def refine_by_cd(
     *,
     steps: int = 200,
     lr: float = 2e-4,
-    updates: int = 60,
+    updates: int = 240,
     batch_size: int = 32,
     generator: torch.Generator | None = None,
     progress: bool = False,
