@@ -31,6 +31,12 @@ TINY = [
     "cpu",
     "--sweeps",
     "0.5",
+    "--population",
+    "2",
+    "--refine-steps",
+    "2",
+    "--refine-updates",
+    "4",
     "--n-generated",
     "45",
 ]
@@ -118,6 +124,10 @@ def test_ego_command_rejects_bad_arguments(tmp_path):
         ("--sweeps", "0"),
         ("--beta-start", "-1"),
         ("--anneal-fraction", "2"),
+        ("--population", "0"),
+        ("--refine-steps", "-1"),
+        ("--refine-updates", "0"),
+        ("--refine-lr", "0"),
     ):
         with pytest.raises(SystemExit, match=flag):
             main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])

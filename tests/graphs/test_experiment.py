@@ -50,7 +50,16 @@ def test_nothing_assumes_node_0_is_the_ego_centre(device):
     # every training graph leaves energies (to float precision) unchanged
     s = validation_split(ego_small(), 150)  # 10 training graphs
     cfg = EgoConfig(
-        steps=2, n_negatives=2, hidden=8, n_layers=1, sweeps=0.5, n_generated=None, device=device
+        steps=2,
+        n_negatives=2,
+        hidden=8,
+        n_layers=1,
+        sweeps=0.5,
+        n_generated=None,
+        population=2,
+        refine_steps=2,
+        refine_updates=4,
+        device=device,
     )
     model, _, _ = train_ego(cfg, s)
     gen = torch.Generator().manual_seed(0)
