@@ -10,6 +10,7 @@ a distributed run every function here is the single-process identity: ``rank() =
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 
 import numpy as np
@@ -107,11 +108,17 @@ def close_process_group() -> None:
     with "terminate called without an active exception")."""
     if not (dist.is_available() and dist.is_initialized()):
         return
+    # free unreachable objects that hold the group (a DDP wrapper left in a reference cycle,
+    # its reducer, pending gloo work holding tensors) while the interpreter and the group are
+    # alive: destroyed during interpreter teardown they can abort the process (SIGABRT,
+    # "terminate called without an active exception"; seen once in CI, 2026-12-05)
+    gc.collect()
     try:
         if dist.get_world_size() > 1:
             dist.barrier()
     finally:
         dist.destroy_process_group()
+        gc.collect()
 
 
 def local_device(device: str | torch.device) -> torch.device:
