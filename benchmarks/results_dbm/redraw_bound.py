@@ -36,7 +36,7 @@ def main(folder: str) -> None:
         for r in trajectory
         if r["epoch"] > 0
     ]
-    points += [e for e in record["track"] if "invalid" not in e]
+    points += record["track"]  # plot_bound_curve leaves the invalid ones out
     settings = record["settings"]
     plot_bound_curve(
         points,

@@ -74,10 +74,7 @@ def run(args) -> int:
     ckpt = Path(args.checkpoint_dir or folder / "checkpoints")
     if not args.resume and any(ckpt.glob("*.pt")):
         raise SystemExit(f"{ckpt} holds checkpoints: pass --resume to continue, or another --out")
-    from ..io import save_torch, write_json
-    from ..plotting.dbm import plot_bound_curve
-    from ..plotting.rbm import plot_filters, plot_image_grid
-    from ..recipes.dbm import DBMSettings, run_dbm_mnist
+    from ..recipes.dbm import DBMSettings, describe_dbm, run_dbm_mnist, save_dbm
 
     values = {f: getattr(args, k.replace("-", "_")) for k, (_, _, f, _) in SETTINGS.items()}
     settings = DBMSettings(layer_sizes=(784, *args.hidden), **values)
@@ -102,26 +99,8 @@ def run(args) -> int:
         if "train_rows" in str(err):
             raise SystemExit(f"--train-rows: {err}") from None
         raise
-    res, dbm = out["result"], out["dbm"]
-    steps_per_epoch = res["steps_done"] / max(res["epochs_done"], 1e-12)
-    files = [
-        plot_image_grid(out["samples"], folder / "samples.png", title="p(v | h¹) of 100 chains"),
-        plot_filters(dbm.weights[0].detach().cpu(), folder / "filters.png", title="layer 1"),
-        plot_bound_curve(
-            res["track"],
-            folder / "bound.png",
-            steps_per_epoch=steps_per_epoch,
-            title=f"{args.track_betas}-temperature AIS, first {args.track_digits} test digits",
-        ),
-        save_torch(dbm.state_dict(), folder / "dbm.pt"),
-    ]
     settings_record = {k: v for k, v in vars(args).items() if k != "func"}
-    path = write_json(
-        folder / "dbm.json", {**res, "settings": settings_record, "files": [str(f) for f in files]}
-    )
-    report(
-        f"test bound {res['test_bound']:.2f} nats (log Z ± {res['log_z_stderr']:.2f} by "
-        f"{res['ais_betas']}-temperature AIS, ± {res['test_bound_sem']:.2f} s.e.m.) after "
-        f"{res['epochs_done']:.2f} epochs, {res['training_seconds']:.0f} s of training -> {path}"
-    )
+    title = f"{args.track_betas}-temperature AIS, first {args.track_digits} test digits"
+    path = save_dbm(out, folder, settings=settings_record, track_title=title)
+    report(f"{describe_dbm(out['result'])} -> {path}")
     return 0

@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     check_ranges(args, RANGES)
-    from ..recipes.ego import run_ego_small, save_ego
+    from ..recipes.ego import describe_ego, run_ego_small, save_ego
 
     fields = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, *_) in FLAGS.items()}
     eps = args.epsilon
@@ -130,15 +130,6 @@ def run(args) -> int:
         config, data=args.data, progress=show_progress(args), log=lambda m: say(args, m)
     )
     paths = save_ego(result, args.out)
-    e, g = result.evaluation["edp_gnn"], result.evaluation["gdss"]
-    v = result.evaluation["validity"]
-    report(
-        f"{result.to_dict()['init_label']}: average MMD² {e['average']:.4f} ({e['n_generated']} "
-        f"vs {e['n_test']} test graphs; degree {e['degree']:.4f} clustering "
-        f"{e['clustering']:.4f} orbit {e['orbit']:.4f} spectral {e['spectral']:.4f}), "
-        f"{g['average']:.4f} (first {g['n_generated']}); connected {v['connected']:.1%}, "
-        f"dominating node {v['dominating']:.1%}, novel {v['novel']:.1%}, unique "
-        f"{v['unique']:.1%}; train {result.train_seconds:.0f}s, sample {result.sample_seconds:.0f}s"
-    )
+    report(describe_ego(result))
     report("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 from ._common import add_common_arguments, check_ranges, report, say, show_progress
 
@@ -74,9 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     check_ranges(args, dict.fromkeys(POSITIVE, (0, math.inf, False)))
-    from ..io import save_torch, write_json
-    from ..plotting.rbm import plot_filters, plot_image_grid, plot_likelihood_curve
-    from ..recipes.rbm import recipe_settings, run_rbm_mnist
+    from ..recipes.rbm import describe_rbm, recipe_settings, run_rbm_mnist, save_rbm
 
     settings = recipe_settings(args.recipe, **{v: getattr(args, k) for k, v in TUNABLE.items()})
     try:
@@ -94,37 +91,7 @@ def run(args) -> int:
         if "train_rows" in str(err):
             raise SystemExit(f"--train-rows: {err}") from None
         raise
-    folder, result = Path(args.out), out["result"]
-    steps = settings.get("sample_steps", 1000)
-    files = [
-        plot_image_grid(out["samples"], folder / "samples.png",
-                        title=f"p(v | h) after {steps} sweeps from noise"),
-        plot_filters(out["rbm"].W.detach().cpu(), folder / "filters.png",
-                     title="first 100 filters"),
-        plot_likelihood_curve(result, folder / "likelihood.png",
-                              title="average test log-likelihood"),
-        save_torch(out["rbm"].state_dict(), folder / "rbm.pt"),
-    ]  # fmt: skip
-    result = {
-        "n_hidden": out["rbm"].n_hidden,
-        "epochs": out["history"].epochs,
-        **result,
-        "settings": {
-            **{k: v for k, v in vars(args).items() if k != "func" and v is not None},
-            **settings,
-        },
-        "files": [str(f) for f in files],
-    }
-    path = write_json(folder / "rbm.json", result)
-    line = (
-        f"test log-likelihood {result['test_log_likelihood']:.2f} nats by forward AIS (± "
-        f"{result['log_z_stderr']:.2f} from log Z, ± {result['test_log_likelihood_sem']:.2f} "
-        "s.e.m. over test images)"
-    )
-    if "test_log_likelihood_reverse" in result:
-        line += (
-            f", {result['test_log_likelihood_reverse']:.2f} by reverse AIS (± "
-            f"{result['log_z_reverse_stderr']:.2f})"
-        )
-    report(f"{line} -> {path}")
+    record = {k: v for k, v in vars(args).items() if k != "func" and v is not None}
+    path = save_rbm(out, args.out, settings={**record, **settings})
+    report(f"{describe_rbm(out['result'])} -> {path}")
     return 0

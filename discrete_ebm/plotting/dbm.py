@@ -11,10 +11,11 @@ def plot_bound_curve(
     track: list[dict], path: str | Path, *, steps_per_epoch: int, title: str | None = None
 ) -> Path:
     """Plot ``test_bound`` (nats) against epochs for the records ``track`` (each with
-    ``step`` and ``test_bound``; error bars from ``log_z_stderr`` when present)."""
+    ``step`` and ``test_bound``; error bars from ``log_z_stderr`` when present); records
+    marked ``invalid`` (e.g. tracked with an AIS since found biased) are left out."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    rows = [r for r in track if "test_bound" in r]
+    rows = [r for r in track if "test_bound" in r and "invalid" not in r]
     x = [r["step"] / steps_per_epoch for r in rows]
     y = [r["test_bound"] for r in rows]
     err = [r.get("log_z_stderr", 0.0) for r in rows]

@@ -491,3 +491,35 @@ def run_dbm_mnist(
         track=list(history.evaluations),
     )
     return {"dbm": dbm, "history": history, "samples": samples.cpu(), "result": result}
+
+
+def save_dbm(out: dict, folder, *, settings: dict, track_title: str) -> Path:
+    """Write what ``discrete-ebm dbm`` shows into ``folder``: ``samples.png``,
+    ``filters.png`` (first layer), ``bound.png`` (the tracked bound, titled
+    ``track_title``), ``dbm.pt`` and ``dbm.json`` (``out["result"]`` with ``settings`` and the
+    file list); returns the JSON's path."""
+    from ..io import save_torch, write_json
+    from ..plotting.dbm import plot_bound_curve
+    from ..plotting.rbm import plot_filters, plot_image_grid
+
+    folder, res, dbm = Path(folder), out["result"], out["dbm"]
+    steps_per_epoch = res["steps_done"] / max(res["epochs_done"], 1e-12)
+    files = [
+        plot_image_grid(out["samples"], folder / "samples.png", title="p(v | h¹) of 100 chains"),
+        plot_filters(dbm.weights[0].detach().cpu(), folder / "filters.png", title="layer 1"),
+        plot_bound_curve(
+            res["track"], folder / "bound.png", steps_per_epoch=steps_per_epoch, title=track_title
+        ),
+        save_torch(dbm.state_dict(), folder / "dbm.pt"),
+    ]
+    record = {**res, "settings": settings, "files": [str(f) for f in files]}
+    return write_json(folder / "dbm.json", record)
+
+
+def describe_dbm(res: dict) -> str:
+    """One line: the test bound of ``res`` with its AIS and training figures."""
+    return (
+        f"test bound {res['test_bound']:.2f} nats (log Z ± {res['log_z_stderr']:.2f} by "
+        f"{res['ais_betas']}-temperature AIS, ± {res['test_bound_sem']:.2f} s.e.m.) after "
+        f"{res['epochs_done']:.2f} epochs, {res['training_seconds']:.0f} s of training"
+    )

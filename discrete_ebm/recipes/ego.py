@@ -35,6 +35,7 @@ __all__ = [
     "run_ego_small",
     "save_ego",
     "figure_title",
+    "describe_ego",
     "train_ego",
     "validation_split",
 ]
@@ -71,6 +72,20 @@ def figure_title(c: EgoConfig, evaluation: dict) -> str:
         f"{edp['average']:.4f} (EDP-GNN protocol); first {gdss['n_generated']} "
         f"{gdss['average']:.4f} (GDSS protocol)\nconnected {v['connected']:.1%}, with a "
         f"dominating node {v['dominating']:.1%}, novel {v['novel']:.1%}, unique {v['unique']:.1%}"
+    )
+
+
+def describe_ego(result: EgoResult) -> str:
+    """One line: how the chains started, both protocols' MMD², validity and the seconds."""
+    e, g = result.evaluation["edp_gnn"], result.evaluation["gdss"]
+    v = result.evaluation["validity"]
+    return (
+        f"{result.to_dict()['init_label']}: average MMD² {e['average']:.4f} ({e['n_generated']} "
+        f"vs {e['n_test']} test graphs; degree {e['degree']:.4f} clustering "
+        f"{e['clustering']:.4f} orbit {e['orbit']:.4f} spectral {e['spectral']:.4f}), "
+        f"{g['average']:.4f} (first {g['n_generated']}); connected {v['connected']:.1%}, "
+        f"dominating node {v['dominating']:.1%}, novel {v['novel']:.1%}, unique "
+        f"{v['unique']:.1%}; train {result.train_seconds:.0f}s, sample {result.sample_seconds:.0f}s"
     )
 
 

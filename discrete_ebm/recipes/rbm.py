@@ -13,6 +13,7 @@ free energy − log Ẑ). ``run_rbm_mnist`` is what ``discrete-ebm rbm`` does.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -372,3 +373,45 @@ def run_rbm_mnist(
     )
     samples = sample_probabilities(rbm, 100, sample_steps, generator=eval_gen)
     return {"rbm": rbm, "history": history, "samples": samples.cpu(), "result": result}
+
+
+def save_rbm(out: dict, folder, *, settings: dict) -> Path:
+    """Write what ``discrete-ebm rbm`` shows into ``folder``: ``samples.png``,
+    ``filters.png``, ``likelihood.png``, ``rbm.pt`` and ``rbm.json`` (``out["result"]`` with
+    the hidden size, epochs, ``settings`` and the file list); returns the JSON's path."""
+    from ..io import save_torch, write_json
+    from ..plotting.rbm import plot_filters, plot_image_grid, plot_likelihood_curve
+
+    folder, result, rbm = Path(folder), out["result"], out["rbm"]
+    steps = settings.get("sample_steps", 1000)
+    files = [
+        plot_image_grid(out["samples"], folder / "samples.png",
+                        title=f"p(v | h) after {steps} sweeps from noise"),
+        plot_filters(rbm.W.detach().cpu(), folder / "filters.png", title="first 100 filters"),
+        plot_likelihood_curve(result, folder / "likelihood.png",
+                              title="average test log-likelihood"),
+        save_torch(rbm.state_dict(), folder / "rbm.pt"),
+    ]  # fmt: skip
+    record = {
+        "n_hidden": rbm.n_hidden,
+        "epochs": out["history"].epochs,
+        **result,
+        "settings": settings,
+        "files": [str(f) for f in files],
+    }
+    return write_json(folder / "rbm.json", record)
+
+
+def describe_rbm(result: dict) -> str:
+    """One line: the forward (and, if run, reverse) AIS test log-likelihood of ``result``."""
+    line = (
+        f"test log-likelihood {result['test_log_likelihood']:.2f} nats by forward AIS (± "
+        f"{result['log_z_stderr']:.2f} from log Z, ± {result['test_log_likelihood_sem']:.2f} "
+        "s.e.m. over test images)"
+    )
+    if "test_log_likelihood_reverse" in result:
+        line += (
+            f", {result['test_log_likelihood_reverse']:.2f} by reverse AIS (± "
+            f"{result['log_z_reverse_stderr']:.2f})"
+        )
+    return line
