@@ -28,7 +28,7 @@ import statistics
 import sys
 from dataclasses import asdict
 
-from discrete_ebm.graphs.config import SAMPLERS, init_label
+from discrete_ebm.graphs.config import add_config_flags, config_fields, init_label
 from discrete_ebm.graphs.datasets import ego_small
 from discrete_ebm.graphs.experiment import (
     OBJECTIVES,
@@ -54,17 +54,11 @@ PUBLISHED = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    d = EgoConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", choices=OBJECTIVES, default=list(OBJECTIVES))
-    p.add_argument("--steps", type=int, default=d.steps, help="training steps")
+    add_config_flags(p, skip=("--objective",))  # the flags of ``discrete-ebm ego``
     p.add_argument("--cd-steps", type=int, default=None, help="training steps for CD")
-    p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler)
-    p.add_argument("--sample-steps", type=int, default=d.sample_steps, help="gibbs/gwg")
-    p.add_argument("--sweeps", type=float, default=d.sweeps, help="annealed: sweeps per graph")
-    p.add_argument("--beta-start", type=float, default=d.beta_start, help="annealed: first β")
-    p.add_argument("--anneal-fraction", type=float, default=d.anneal_fraction)
     p.add_argument(
         "--plain-annealing",
         dest="population_annealing",
@@ -72,33 +66,6 @@ def _parser() -> argparse.ArgumentParser:
         help="annealed: no population-annealing resampling",
     )
     p.add_argument("--no-hub-features", dest="hub_features", action="store_false")
-    p.add_argument(
-        "--population", type=int, default=d.population, help="annealed: chains per node count"
-    )
-    p.add_argument(
-        "--refine-steps", type=int, default=d.refine_steps, help="ED: CD refinement steps"
-    )
-    p.add_argument("--init", choices=("noise", "data"), default=d.init, help="chain start")
-    p.add_argument("--init-density", type=float, default=d.init_density)
-    p.add_argument(
-        "--epsilon",
-        type=float,
-        nargs="+",
-        default=[d.epsilon] if isinstance(d.epsilon, float) else list(d.epsilon),
-        help="ED-Bern flip probabilities (several: multi-scale, one drawn per graph)",
-    )
-    p.add_argument("--negatives", type=int, default=d.n_negatives, help="ED negatives")
-    p.add_argument(
-        "--cd-updates",
-        type=int,
-        default=d.cd_updates,
-        help="CD: single-edge sampler updates per training step",
-    )
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--hidden", type=int, default=d.hidden)
-    p.add_argument("--layers", type=int, default=d.n_layers)
-    p.add_argument("--beta-end", type=float, default=d.beta_end, help="final inverse temp.")
-    p.add_argument("--n-generated", type=int, default=d.n_generated, help="graphs per run")
     p.add_argument("--split", choices=("test", "validation"), default="test")
     p.add_argument(
         "--resample",
@@ -113,29 +80,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args, method: str, seed: int) -> EgoConfig:
     steps = args.cd_steps if (method == "cd" and args.cd_steps) else args.steps
-    eps = args.epsilon[0] if len(args.epsilon) == 1 else tuple(args.epsilon)
+    fields = {**config_fields(args, skip=("--objective",)), "steps": steps}
     return EgoConfig(
+        **fields,
         objective=method,
-        steps=steps,
-        sampler=args.sampler,
-        sample_steps=args.sample_steps,
-        sweeps=args.sweeps,
-        beta_start=args.beta_start,
-        anneal_fraction=args.anneal_fraction,
         resample=args.population_annealing,
-        population=args.population,
-        refine_steps=args.refine_steps,
         hub_features=args.hub_features,
-        init=args.init,
-        init_density=args.init_density,
-        epsilon=eps,
-        n_negatives=args.negatives,
-        cd_updates=args.cd_updates,
-        lr=args.lr,
-        hidden=args.hidden,
-        n_layers=args.layers,
-        beta_end=args.beta_end,
-        n_generated=args.n_generated,
         seed=seed,
         device="cpu",
     )

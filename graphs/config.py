@@ -1,8 +1,11 @@
-"""Settings of one Ego-small run (``EgoConfig``): a light module (no torch, no
-torch-geometric), so that the ``discrete-ebm ego`` parser can show the defaults."""
+"""Settings of one Ego-small run (``EgoConfig``) and their command-line flags (``FLAGS``,
+``add_config_flags``, ``config_fields``, shared by ``discrete-ebm ego`` and
+``benchmarks/ego_small.py``): a light module (no torch, no torch-geometric), so that the
+parsers can show the defaults."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 #: training objectives of the Ego-small experiment (``discrete_ebm.graphs.experiment``)
@@ -85,3 +88,61 @@ def init_label(init: str) -> str:
     if init == "data":
         return "data-initialised chains (started at training graphs; not generation from noise)"
     raise ValueError(f"init must be 'noise' or 'data', got {init!r}")
+
+
+#: flag -> (EgoConfig field, type or choices, help); the default is the field's
+FLAGS = {
+    "--objective": ("objective", OBJECTIVES, "training objective"),
+    "--epsilon": ("epsilon", float, "ED-Bern flip probabilities (several: one drawn per graph)"),
+    "--negatives": ("n_negatives", int, "ED negatives per graph"),
+    "--cd-updates": (
+        "cd_updates",
+        int,
+        "CD: updates of the --sampler kernel per training step (single-edge Gibbs updates or "
+        "GWG proposals)",
+    ),
+    "--steps": ("steps", int, "training steps"),
+    "--batch-size": ("batch_size", int, "graphs per step"),
+    "--lr": ("lr", float, "Adam learning rate"),
+    "--refine-steps": ("refine_steps", int, "ED only: CD refinement steps after ED (0: none)"),
+    "--refine-lr": ("refine_lr", float, "ED only: Adam rate of the CD refinement"),
+    "--refine-updates": ("refine_updates", int, "CD refinement: single-edge updates per step"),
+    "--hidden": ("hidden", int, "GNN width"),
+    "--layers": ("n_layers", int, "GIN layers"),
+    "--sampler": ("sampler", SAMPLERS, "generating sampler (CD trains with gibbs, or gwg)"),
+    "--sample-steps": ("sample_steps", int, "gibbs/gwg: single-edge updates per chain"),
+    "--sweeps": ("sweeps", float, "annealed: sweeps of each graph's own free edge slots"),
+    "--beta-start": ("beta_start", float, "annealed: first inverse temperature"),
+    "--anneal-fraction": ("anneal_fraction", float, "annealed: share of sweeps in the ramp"),
+    "--population": ("population", int, "annealed, from noise: least chains per node count"),
+    "--init": ("init", ("noise", "data"), "chains start from random graphs or training graphs"),
+    "--init-density": ("init_density", float, "edge probability of the noise graphs"),
+    "--beta-end": ("beta_end", float, "final inverse temperature (gibbs/gwg: ramp from 1)"),
+    "--n-generated": ("n_generated", int, "graphs generated (GDSS's protocol: the first 40)"),
+}
+
+
+def add_config_flags(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """The ``FLAGS`` (but ``skip``) as options of ``p``, defaults from ``EgoConfig``."""
+    d = EgoConfig()
+    for flag, (name, kind, text) in FLAGS.items():
+        if flag in skip:
+            continue
+        default = getattr(d, name)
+        typed = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        if name == "epsilon":
+            typed["nargs"] = "+"
+            default = [default] if isinstance(default, float) else list(default)
+        p.add_argument(flag, default=default, help=f"{text} (default {default})", **typed)
+
+
+def config_fields(args, skip: tuple[str, ...] = ()) -> dict:
+    """``EgoConfig`` fields from the parsed ``FLAGS`` (but ``skip``); one ε is a float."""
+    fields = {
+        name: getattr(args, flag[2:].replace("-", "_"))
+        for flag, (name, *_) in FLAGS.items()
+        if flag not in skip
+    }
+    eps = fields["epsilon"]
+    fields["epsilon"] = eps[0] if len(eps) == 1 else tuple(eps)
+    return fields

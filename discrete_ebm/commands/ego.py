@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..graphs.config import OBJECTIVES, SAMPLERS, EgoConfig
+from ..graphs.config import EgoConfig, add_config_flags, config_fields
 from ._common import add_common_arguments, check_ranges, report, say, show_progress
 
 INF = math.inf
@@ -44,53 +44,16 @@ RANGES = {
     "init_density": (0, 1, True),
     "anneal_fraction": (0, 1, True),
 }
-#: flag -> (EgoConfig field, type or choices, help); the default is the field's
-FLAGS = {
-    "--objective": ("objective", OBJECTIVES, "training objective"),
-    "--epsilon": ("epsilon", float, "ED-Bern flip probabilities (several: one drawn per graph)"),
-    "--negatives": ("n_negatives", int, "ED negatives per graph"),
-    "--cd-updates": (
-        "cd_updates",
-        int,
-        "CD: updates of the --sampler kernel per training step (single-edge Gibbs updates or "
-        "GWG proposals)",
-    ),
-    "--steps": ("steps", int, "training steps"),
-    "--batch-size": ("batch_size", int, "graphs per step"),
-    "--lr": ("lr", float, "Adam learning rate"),
-    "--refine-steps": ("refine_steps", int, "ED only: CD refinement steps after ED (0: none)"),
-    "--refine-lr": ("refine_lr", float, "ED only: Adam rate of the CD refinement"),
-    "--refine-updates": ("refine_updates", int, "CD refinement: single-edge updates per step"),
-    "--hidden": ("hidden", int, "GNN width"),
-    "--layers": ("n_layers", int, "GIN layers"),
-    "--sampler": ("sampler", SAMPLERS, "generating sampler (CD trains with gibbs, or gwg)"),
-    "--sample-steps": ("sample_steps", int, "gibbs/gwg: single-edge updates per chain"),
-    "--sweeps": ("sweeps", float, "annealed: sweeps of each graph's own free edge slots"),
-    "--beta-start": ("beta_start", float, "annealed: first inverse temperature"),
-    "--anneal-fraction": ("anneal_fraction", float, "annealed: share of sweeps in the ramp"),
-    "--population": ("population", int, "annealed, from noise: least chains per node count"),
-    "--init": ("init", ("noise", "data"), "chains start from random graphs or training graphs"),
-    "--init-density": ("init_density", float, "edge probability of the noise graphs"),
-    "--beta-end": ("beta_end", float, "final inverse temperature (gibbs/gwg: ramp from 1)"),
-    "--n-generated": ("n_generated", int, "graphs generated (GDSS's protocol: the first 40)"),
-}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = EgoConfig()
     p = sub.add_parser(
         "ego",
         help="train a GNN energy on Ego-small and generate graphs (MMD vs test set)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for flag, (name, kind, text) in FLAGS.items():
-        default = getattr(d, name)
-        typed = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
-        if name == "epsilon":
-            typed["nargs"] = "+"
-            default = [default] if isinstance(default, float) else list(default)
-        p.add_argument(flag, default=default, help=f"{text} (default {default})", **typed)
+    add_config_flags(p)
     p.add_argument(
         "--data",
         default=None,
@@ -116,11 +79,8 @@ def run(args) -> int:
     check_ranges(args, RANGES)
     from ..recipes.ego import describe_ego, run_ego_small, save_ego
 
-    fields = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, *_) in FLAGS.items()}
-    eps = args.epsilon
-    fields["epsilon"] = eps[0] if len(eps) == 1 else tuple(eps)
     config = EgoConfig(
-        **fields,
+        **config_fields(args),
         resample=args.resample,
         hub_features=args.hub_features,
         seed=args.seed,
