@@ -23,6 +23,7 @@ import torch
 from discrete_ebm._validation import check_positive_int
 
 from .annealing import annealed_edge_gibbs
+from .growth import grow_from_noise
 from .sampling import initial_states
 
 __all__ = ["generate_from_noise"]
@@ -39,16 +40,57 @@ def generate_from_noise(
     beta_end: float = 1.0,
     anneal_fraction: float = 1.0,
     resample: bool = True,
+    grow_from: int | None = None,
+    stage_sweeps: float = 2.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """State rows ``(len(node_counts), D + N)``; row ``b`` is a graph on ``node_counts[b]``
     nodes (module docstring). ``population``: the least number of chains run per node count
     (1: exactly one chain per requested graph). The other arguments are those of
-    ``initial_states`` and ``annealed_edge_gibbs``; no training graph is used."""
+    ``initial_states`` and ``annealed_edge_gibbs``; no training graph is used.
+
+    ``grow_from=s``: the counts ``>= s`` are grown node by node
+    (``discrete_ebm.graphs.growth.grow_from_noise``, ``stage_sweeps`` Gibbs sweeps after
+    each added node) from one population of ``max(population, k_n)`` chains drawn at ``s``
+    nodes as above."""
     population = check_positive_int(population, "population")
     counts = np.asarray(node_counts, dtype=np.int64)
     if counts.ndim != 1 or counts.size == 0:
         raise ValueError("node_counts must be a non-empty 1-D sequence of ints")
+    settings = dict(
+        edge_density=edge_density,
+        sweeps=sweeps,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        anneal_fraction=anneal_fraction,
+        resample=resample,
+        generator=generator,
+    )
+    if grow_from is not None:
+        s = check_positive_int(grow_from, "grow_from")
+        if not 2 <= s <= int(model.max_nodes):
+            raise ValueError(f"grow_from must lie in [2, {model.max_nodes}], got {s}")
+        grown = counts >= s
+        if grown.any():
+            k = int(np.unique(counts[grown], return_counts=True)[1].max())
+            size = max(k, population)
+            start = generate_from_noise(model, [s] * size, population=size, **settings)
+            out = torch.empty(counts.size, start.shape[1], dtype=start.dtype, device=start.device)
+            rows = torch.as_tensor(np.flatnonzero(grown), device=start.device)
+            out[rows] = grow_from_noise(
+                model,
+                counts[grown].tolist(),
+                start=start,
+                stage_sweeps=stage_sweeps,
+                beta=beta_end,
+                generator=generator,
+            )
+            if not grown.all():
+                rest = torch.as_tensor(np.flatnonzero(~grown), device=start.device)
+                out[rest] = generate_from_noise(
+                    model, counts[~grown].tolist(), population=population, **settings
+                )
+            return out
     values, requested = np.unique(counts, return_counts=True)
     run_counts = np.repeat(values, np.maximum(requested, population))
     x0 = initial_states(
