@@ -40,7 +40,10 @@ class EgoConfig:
     ``anneal_fraction`` of ``sweeps`` sweeps of each graph's own free slots, with
     population-annealing resampling among chains of the same node count when ``resample``
     (``discrete_ebm.graphs.annealing``), at least ``population`` chains per node count, of
-    which as many as requested are kept (``discrete_ebm.graphs.generation``).
+    which as many as requested are kept (``discrete_ebm.graphs.generation``). From noise, the
+    node counts ``>= grow_from`` are instead GROWN node by node from ``grow_from`` nodes
+    (sequential Monte Carlo over the node count, ``stage_sweeps`` Gibbs sweeps after each
+    added node; ``discrete_ebm.graphs.growth``); ``grow_from=0``: every count annealed.
     ``"gibbs"``/``"gwg"``: ``sample_steps`` single-edge updates/proposals per chain, the
     inverse temperature ramping linearly from 1 to ``beta_end``. ``n_generated``: graphs
     generated per run (EDP-GNN's protocol: 1024; GDSS's 40 are the first 40 of them;
@@ -69,6 +72,8 @@ class EgoConfig:
     anneal_fraction: float = 0.8
     resample: bool = True
     population: int = 128
+    grow_from: int = 8
+    stage_sweeps: float = 2.0
     init: str = "noise"
     init_density: float = 0.3
     beta_end: float = 1.0
@@ -115,6 +120,12 @@ FLAGS = {
     "--beta-start": ("beta_start", float, "annealed: first inverse temperature"),
     "--anneal-fraction": ("anneal_fraction", float, "annealed: share of sweeps in the ramp"),
     "--population": ("population", int, "annealed, from noise: least chains per node count"),
+    "--grow-from": (
+        "grow_from",
+        int,
+        "annealed, from noise: node counts >= this are grown node by node (0: none)",
+    ),
+    "--stage-sweeps": ("stage_sweeps", float, "growth: Gibbs sweeps after each added node"),
     "--init": ("init", ("noise", "data"), "chains start from random graphs or training graphs"),
     "--init-density": ("init_density", float, "edge probability of the noise graphs"),
     "--beta-end": ("beta_end", float, "final inverse temperature (gibbs/gwg: ramp from 1)"),

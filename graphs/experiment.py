@@ -205,6 +205,8 @@ def generate_ego(
                 node_counts,
                 population=config.population,
                 edge_density=config.init_density,
+                grow_from=config.grow_from or None,
+                stage_sweeps=config.stage_sweeps,
                 **settings,
             )
         else:

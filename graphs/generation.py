@@ -11,6 +11,11 @@ Ego-small: 6 of 1,024 chains at a 16-node count), too few to correct a ramp that
 chains in metastable graphs. The kept chains follow the same law as the whole population,
 so the output is the law of ``annealed_edge_gibbs`` run with at least ``P`` chains per node
 count. Cost: ``Σ_n max(k_n, P) · ⌈sweeps · n(n−1)/2⌉`` energy evaluations.
+
+With ``grow_from=s`` the node counts from ``s`` on are not annealed from noise one by one:
+one population drawn as above at ``s`` nodes is grown node by node to the largest count
+(``discrete_ebm.graphs.growth``), where annealing from noise does not find the low-energy
+graphs.
 """
 
 from __future__ import annotations
@@ -68,8 +73,8 @@ def generate_from_noise(
     )
     if grow_from is not None:
         s = check_positive_int(grow_from, "grow_from")
-        if not 2 <= s <= int(model.max_nodes):
-            raise ValueError(f"grow_from must lie in [2, {model.max_nodes}], got {s}")
+        if s > int(model.max_nodes):
+            raise ValueError(f"grow_from must lie in [1, {model.max_nodes}], got {s}")
         grown = counts >= s
         if grown.any():
             k = int(np.unique(counts[grown], return_counts=True)[1].max())

@@ -6,7 +6,9 @@ with an edge sampler) and generates --n-generated graphs FROM NOISE (default; --
 starts the chains at training graphs and is labelled so in every output): each chain takes a
 node count drawn from the training graphs, starts from random edges, and runs single-edge
 heat-bath Gibbs annealed from --beta-start to --beta-end with population-annealing
-resampling among at least --population chains of each node count (--sampler annealed;
+resampling among at least --population chains of each node count; the node counts from
+--grow-from on are grown node by node from that count instead (sequential Monte Carlo over
+the node count, --stage-sweeps Gibbs sweeps after each added node) (--sampler annealed;
 "gibbs"/"gwg" run --sample-steps plain updates instead). Isolated nodes are removed; a graph
 left empty counts as one node, as GDSS does. Writes ``ego.json`` (degree / clustering /
 orbit / spectral MMD² against the 40 test graphs for all generated graphs, EDP-GNN's
@@ -33,6 +35,8 @@ RANGES = {
     ),
     "n_generated": (0, INF, False),
     "population": (0, INF, False),
+    "grow_from": (0, INF, True),
+    "stage_sweeps": (0, INF, False),
     "refine_steps": (0, INF, True),
     "refine_updates": (0, INF, False),
     "refine_lr": (0, INF, False),

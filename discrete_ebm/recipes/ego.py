@@ -66,8 +66,10 @@ def figure_title(c: EgoConfig, evaluation: dict) -> str:
     edp, gdss, v = evaluation["edp_gnn"], evaluation["gdss"], evaluation["validity"]
     refined = c.objective != "cd" and c.refine_steps
     objective = f"{c.objective} + {c.refine_steps} CD steps" if refined else c.objective
+    grown = c.sampler == "annealed" and c.init == "noise" and c.grow_from
+    sampler = f"{c.sampler} sampler" + (f", grown from {c.grow_from} nodes" if grown else "")
     return (
-        f"Ego-small, {objective} + {c.sampler} sampler, {init_label(c.init)}\n"
+        f"Ego-small, {objective} + {sampler}, {init_label(c.init)}\n"
         f"average MMD²: {edp['n_generated']} generated vs {edp['n_test']} test "
         f"{edp['average']:.4f} (EDP-GNN protocol); first {gdss['n_generated']} "
         f"{gdss['average']:.4f} (GDSS protocol)\nconnected {v['connected']:.1%}, with a "

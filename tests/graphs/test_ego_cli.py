@@ -128,6 +128,8 @@ def test_ego_command_rejects_bad_arguments(tmp_path):
         ("--refine-steps", "-1"),
         ("--refine-updates", "0"),
         ("--refine-lr", "0"),
+        ("--grow-from", "-1"),
+        ("--stage-sweeps", "0"),
     ):
         with pytest.raises(SystemExit, match=flag):
             main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])

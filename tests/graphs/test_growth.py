@@ -136,7 +136,9 @@ def test_generate_from_noise_grows_the_counts_from_grow_from_on():
     assert x[:, D:].sum(1).tolist() == counts
     free = initial_states(counts, N, edge_density=1.0)[:, :D]
     assert not bool((x[:, :D] * (1 - free)).any())  # no edge at a missing node
-    for bad, name in ((1, "grow_from"), (6, "grow_from")):
+    one = generate_from_noise(model, counts, population=8, grow_from=1, generator=g)
+    assert one[:, D:].sum(1).tolist() == counts  # grown from single nodes
+    for bad, name in ((0, "grow_from"), (6, "grow_from")):
         with pytest.raises(ValueError, match=name):
             generate_from_noise(model, counts, grow_from=bad)
 
