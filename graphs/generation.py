@@ -28,6 +28,7 @@ import torch
 from discrete_ebm._validation import check_positive_int
 
 from .annealing import annealed_edge_gibbs
+from .convert import state_dim
 from .growth import grow_from_noise
 from .sampling import initial_states
 
@@ -62,8 +63,7 @@ def generate_from_noise(
     counts = np.asarray(node_counts, dtype=np.int64)
     if counts.ndim != 1 or counts.size == 0:
         raise ValueError("node_counts must be a non-empty 1-D sequence of ints")
-    settings = dict(
-        edge_density=edge_density,
+    anneal = dict(
         sweeps=sweeps,
         beta_start=beta_start,
         beta_end=beta_end,
@@ -71,31 +71,35 @@ def generate_from_noise(
         resample=resample,
         generator=generator,
     )
-    if grow_from is not None:
-        s = check_positive_int(grow_from, "grow_from")
-        if s > int(model.max_nodes):
-            raise ValueError(f"grow_from must lie in [1, {model.max_nodes}], got {s}")
-        grown = counts >= s
-        if grown.any():
-            k = int(np.unique(counts[grown], return_counts=True)[1].max())
-            size = max(k, population)
-            start = generate_from_noise(model, [s] * size, population=size, **settings)
-            out = torch.empty(counts.size, start.shape[1], dtype=start.dtype, device=start.device)
-            rows = torch.as_tensor(np.flatnonzero(grown), device=start.device)
-            out[rows] = grow_from_noise(
-                model,
-                counts[grown].tolist(),
-                start=start,
-                stage_sweeps=stage_sweeps,
-                beta=beta_end,
-                generator=generator,
-            )
-            if not grown.all():
-                rest = torch.as_tensor(np.flatnonzero(~grown), device=start.device)
-                out[rest] = generate_from_noise(
-                    model, counts[~grown].tolist(), population=population, **settings
-                )
-            return out
+    if grow_from is None:
+        return _annealed(model, counts, population, edge_density, anneal)
+    s = check_positive_int(grow_from, "grow_from")
+    if s > int(model.max_nodes):
+        raise ValueError(f"grow_from must lie in [1, {model.max_nodes}], got {s}")
+    grown = counts >= s
+    width = state_dim(int(model.max_nodes))
+    out = torch.empty(counts.size, width, dtype=model.dtype, device=model.device)
+    if grown.any():
+        size = max(int(np.unique(counts[grown], return_counts=True)[1].max()), population)
+        start = _annealed(model, np.full(size, s), size, edge_density, anneal)
+        out[torch.as_tensor(np.flatnonzero(grown), device=out.device)] = grow_from_noise(
+            model,
+            counts[grown].tolist(),
+            start=start,
+            stage_sweeps=stage_sweeps,
+            beta=beta_end,
+            generator=generator,
+        )
+    if not grown.all():
+        rest = torch.as_tensor(np.flatnonzero(~grown), device=out.device)
+        out[rest] = _annealed(model, counts[~grown], population, edge_density, anneal)
+    return out
+
+
+def _annealed(model, counts: np.ndarray, population: int, edge_density: float, anneal: dict):
+    """Rows for ``counts`` by ``annealed_edge_gibbs`` (``anneal``: its settings) from noise,
+    ``max(k_n, population)`` chains per node count, ``k_n`` kept uniformly."""
+    generator = anneal["generator"]
     values, requested = np.unique(counts, return_counts=True)
     run_counts = np.repeat(values, np.maximum(requested, population))
     x0 = initial_states(
@@ -106,16 +110,7 @@ def generate_from_noise(
         device=model.device,
         dtype=model.dtype,
     )
-    x = annealed_edge_gibbs(
-        model,
-        x0,
-        sweeps=sweeps,
-        beta_start=beta_start,
-        beta_end=beta_end,
-        anneal_fraction=anneal_fraction,
-        resample=resample,
-        generator=generator,
-    )
+    x = annealed_edge_gibbs(model, x0, **anneal)
     out = torch.empty(counts.size, x.shape[1], dtype=x.dtype, device=x.device)
     draw_on = generator.device if generator is not None else torch.device("cpu")
     start = 0
