@@ -265,6 +265,10 @@ def run_ego(
     """
     config = config or EgoConfig()
     split = split or ego_small()
+    if not 0 <= config.grow_from <= split.max_nodes:  # checked before training
+        raise ValueError(
+            f"grow_from must lie in [0, {split.max_nodes}] (0: no growth), got {config.grow_from}"
+        )
     model, train_seconds, final = train_ego(config, split, progress=progress)
     generated, sample_seconds = generate_ego(model, config, split)
     evaluation = evaluate_ego(split, generated)

@@ -108,7 +108,7 @@ def test_figure_title_states_how_chains_started():
     assert "data-initialised" in figure_title(EgoConfig(init="data"), ev)
 
 
-def test_ego_command_rejects_bad_arguments(tmp_path):
+def test_ego_command_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit, match="epsilon"):
         main(["ego", "--epsilon", "1.5", "--out", str(tmp_path), *TINY])
     with pytest.raises(SystemExit, match="steps"):
@@ -133,4 +133,9 @@ def test_ego_command_rejects_bad_arguments(tmp_path):
     ):
         with pytest.raises(SystemExit, match=flag):
             main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])
+    assert not (tmp_path / "bad").exists()
+    # past the data's largest graph (17 nodes): a ValueError, printed, exit status 2,
+    # before any training (nothing written)
+    assert main(["ego", "--out", str(tmp_path / "bad"), *TINY, "--grow-from", "18"]) == 2
+    assert "grow_from must lie in [0, 17]" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
