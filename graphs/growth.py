@@ -34,13 +34,12 @@ evaluations after the start, all chains in one batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from discrete_ebm._validation import check_positive_int
 
 from .annealing import annealed_edge_gibbs
 from .convert import num_edge_slots
@@ -87,9 +86,8 @@ def _extend(model, x, v, beta, generator):
         y[:, i] = 1.0
         u_on = model.energy(y)
         logit = beta * (u - u_on)  # log P(x_i = 1) − log P(x_i = 0)
-        on = torch.rand(u.shape, generator=generator, device=draw_on).to(x.device) < torch.sigmoid(
-            logit
-        )
+        draw = torch.rand(u.shape, generator=generator, device=draw_on).to(x.device)
+        on = draw < torch.sigmoid(logit)
         log_q += torch.where(on, F.logsigmoid(logit), F.logsigmoid(-logit)).double()
         x[:, i] = on.to(x.dtype)
         u = torch.where(on, u_on, u)
@@ -111,6 +109,11 @@ def grow_from_noise(
     requested count must lie in ``[s, max_nodes]`` and no count may be requested more than
     ``P`` times."""
     start = model.check_input(start, name="start")
+    P = start.shape[0]
+    if P < 1:
+        raise ValueError("start must hold at least one graph")
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
     N = int(model.max_nodes)
     D = num_edge_slots(N)
     mask = start[:, D:] > 0.5
@@ -118,7 +121,6 @@ def grow_from_noise(
     prefix = torch.arange(N, device=start.device) < s
     if not bool((mask == prefix).all()):
         raise ValueError("start must hold graphs on the same prefix of nodes 0..s-1")
-    P = start.shape[0]
     counts = np.asarray(node_counts, dtype=np.int64)
     if counts.ndim != 1 or counts.size == 0:
         raise ValueError("node_counts must be a non-empty 1-D sequence of ints")
@@ -129,7 +131,6 @@ def grow_from_noise(
         raise ValueError(f"a node count is requested {requested.max()} times, more than P={P}")
     if not stage_sweeps > 0:
         raise ValueError(f"stage_sweeps must be > 0, got {stage_sweeps!r}")
-    check_positive_int(P, "population")
     need = dict(zip(values.tolist(), requested.tolist()))
     out = torch.empty(counts.size, start.shape[1], dtype=start.dtype, device=start.device)
     draw_on = generator.device if generator is not None else torch.device("cpu")

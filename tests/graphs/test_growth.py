@@ -154,3 +154,7 @@ def test_bad_starts_and_requests_are_refused():
         grow_from_noise(model, [4], start=initial_states([3, 4], N))
     with pytest.raises(ValueError, match="stage_sweeps"):
         grow_from_noise(model, [4], start=start, stage_sweeps=0)
+    with pytest.raises(ValueError, match="beta"):
+        grow_from_noise(model, [4], start=start, beta=float("nan"))
+    with pytest.raises(ValueError, match="at least one graph"):
+        grow_from_noise(model, [4], start=start[:0])
