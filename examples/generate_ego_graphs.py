@@ -5,7 +5,7 @@ discrepancy.
                                            [--out runs/ego_example]
 
 Trains a GIN energy on the 160 training graphs (multi-scale ED: each graph's flips use an ε
-drawn from several; no MCMC), refines it by 200 short steps of CD from the data (240
+drawn from several; no MCMC), refines it by 50 short steps of CD from the data (240
 single-edge updates each), then generates graphs from noise: each chain takes a node count
 drawn from the training graphs, starts from random edges and runs single-edge heat-bath
 Gibbs annealed from β = 0.3 to 1 with population-annealing resampling among at least 128

@@ -59,7 +59,7 @@ class EgoConfig:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 2e-3
-    refine_steps: int = 200
+    refine_steps: int = 50
     refine_lr: float = 2e-4
     refine_updates: int = 240
     hidden: int = 32

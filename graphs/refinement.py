@@ -9,9 +9,11 @@ the data corrects exactly such moment mismatches, since its gradient is
     ∇θ loss = E_data[∇θ U(x)] − E_{x' ~ K^k(· | x)}[∇θ U(x')],
 
 with ``K`` single-edge heat-bath Gibbs on the free slots of the data graph (the node set is
-kept). Started from the ED energy, a few hundred steps at a small rate move it towards the
-data without the run-away of CD from scratch (whose energy scale on Ego-small reached
-−10¹⁸). ``refine_by_cd`` is that stage: a fresh Adam, ``steps`` steps of non-persistent
+kept). Started from the ED energy, tens to hundreds of steps at a small rate move it towards
+the data without the run-away of CD from scratch (whose energy scale on Ego-small reached
+−10¹⁸); on the Ego-small validation split with graphs grown from noise, 50 steps scored best
+(average MMD² 0.0070 against 0.0093 at 200, 0.0121 at 400 and 0.0114 at none).
+``refine_by_cd`` is that stage: a fresh Adam, ``steps`` steps of non-persistent
 CD-1 whose one sampler step is ``updates`` single-edge Gibbs updates.
 """
 
@@ -33,7 +35,7 @@ def refine_by_cd(
     model,
     data: torch.Tensor,
     *,
-    steps: int = 200,
+    steps: int = 50,
     lr: float = 2e-4,
     updates: int = 240,
     batch_size: int = 32,
