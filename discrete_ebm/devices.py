@@ -33,3 +33,9 @@ def module_dtype(module: torch.nn.Module) -> torch.dtype:
         if t.is_floating_point():
             return t.dtype
     return torch.get_default_dtype()
+
+
+def generator_device(generator: torch.Generator | None) -> torch.device:
+    """Where draws with ``generator`` must be made: its device, or the CPU for ``None``
+    (torch's default generator)."""
+    return generator.device if generator is not None else torch.device("cpu")

@@ -10,6 +10,7 @@ from .datasets import GraphSplit, ego_graphs, ego_small, load_citeseer
 from .energy import GraphEnergy
 from .experiment import EgoConfig, run_ego
 from .generation import generate_from_noise
+from .growth import grow_from_noise
 from .metrics import clustering_mmd, degree_mmd, graph_mmds, orbit_mmd, spectral_mmd
 from .objectives import GraphBernoulliED, GraphGridED
 from .orbits import orbit_counts
@@ -33,6 +34,7 @@ __all__ = [
     "sample_graphs",
     "annealed_edge_gibbs",
     "generate_from_noise",
+    "grow_from_noise",
     "refine_by_cd",
     "degree_mmd",
     "clustering_mmd",

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from discrete_ebm._validation import check_positive_int
+from discrete_ebm.devices import generator_device
 
 from .annealing import annealed_edge_gibbs
 from .convert import state_dim
@@ -112,7 +113,7 @@ def _annealed(model, counts: np.ndarray, population: int, edge_density: float, a
     )
     x = annealed_edge_gibbs(model, x0, **anneal)
     out = torch.empty(counts.size, x.shape[1], dtype=x.dtype, device=x.device)
-    draw_on = generator.device if generator is not None else torch.device("cpu")
+    draw_on = generator_device(generator)
     start = 0
     for n, k in zip(values.tolist(), requested.tolist()):
         size = max(k, population)

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from discrete_ebm.devices import generator_device
+
 from .annealing import annealed_edge_gibbs
 from .convert import num_edge_slots
 
@@ -56,7 +58,7 @@ def systematic_resample(log_w: torch.Tensor, generator: torch.Generator | None =
     w = torch.softmax(log_w.double(), 0)
     cdf = torch.cumsum(w, 0)
     cdf[-1] = 1.0
-    draw_on = generator.device if generator is not None else torch.device("cpu")
+    draw_on = generator_device(generator)
     u = torch.rand((), generator=generator, device=draw_on, dtype=torch.float64).to(w.device)
     points = (torch.arange(P, device=w.device, dtype=torch.float64) + u) / P
     return torch.searchsorted(cdf, points, right=True).clamp_max(P - 1)
@@ -79,7 +81,7 @@ def _extend(model, x, v, beta, generator):
     u = model.energy(x)
     log_q = torch.zeros_like(u, dtype=torch.float64)
     slots = _slots_of_node(v, N, x.device)
-    draw_on = generator.device if generator is not None else torch.device("cpu")
+    draw_on = generator_device(generator)
     order = torch.randperm(v, generator=generator, device=draw_on).to(x.device)
     for i in slots[order].tolist():
         y = x.clone()
@@ -133,7 +135,7 @@ def grow_from_noise(
         raise ValueError(f"stage_sweeps must be > 0, got {stage_sweeps!r}")
     need = dict(zip(values.tolist(), requested.tolist()))
     out = torch.empty(counts.size, start.shape[1], dtype=start.dtype, device=start.device)
-    draw_on = generator.device if generator is not None else torch.device("cpu")
+    draw_on = generator_device(generator)
 
     def keep(x, m):
         if m in need:

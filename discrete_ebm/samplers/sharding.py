@@ -21,6 +21,7 @@ import torch
 
 from .. import distributed as dist_utils
 from .._validation import check_positive_int
+from ..devices import generator_device
 
 
 def rank_stream(
@@ -31,7 +32,7 @@ def rank_stream(
     from one draw of ``generator`` (which advances it, as the plain call would)."""
     if not dist_utils.is_distributed():
         return generator
-    source = generator.device if generator is not None else torch.device("cpu")
+    source = generator_device(generator)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=source))
     return dist_utils.rank_generator(seed, device)
 
