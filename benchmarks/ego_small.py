@@ -4,10 +4,11 @@
                                    [--split test|validation] [--n-generated 1024]
                                    [--init noise|data] [--sampler annealed|gibbs|gwg]
 
-For each method and seed: train a GIN energy on the 160 training graphs
-(``discrete_ebm.graphs.experiment.run_ego``), generate ``--n-generated`` graphs (default
-1,024) from noise with node counts drawn from the training graphs (``--init data`` starts
-the chains at training graphs instead; every output says so), and score them against the
+For each method and seed: train ``--ensemble`` GIN energies (default 3) on the 160
+training graphs (``discrete_ebm.graphs.experiment.run_ego``), generate ``--n-generated``
+graphs (default 1,024) from noise, from the mixture of the energies, with node counts
+drawn from the training graphs (``--init data`` starts the chains at training graphs
+instead; every output says so), and score them against the
 40 test graphs: EDP-GNN's protocol (all generated graphs) and GDSS's (the first 40; and the
 mean ± std over every disjoint block of 40), each with degree, clustering, orbit, spectral
 and average MMD² (GDSS's kernels: biased MMD², Gaussian-EMD for degree / clustering /
@@ -112,7 +113,7 @@ def _run_one(args, method: str, seed: int, split) -> dict:
     if args.resample:
         draws = []
         for k in range(1, args.resample + 1):
-            g, _ = generate_ego(r.model, cfg, split, sample_seed=1000 * (seed + 1) + k)
+            g, _ = generate_ego(r.models, cfg, split, sample_seed=1000 * (seed + 1) + k)
             draws.append(evaluate_generated(split.test, split.train, g))
         run["resampled"] = draws
     return run

@@ -1,6 +1,7 @@
-"""The Ego-small experiment: train a GNN energy, generate graphs by MCMC, score them.
+"""The Ego-small experiment: train GNN energies, generate graphs by MCMC, score them.
 
-Protocols: train on the 160 training graphs, generate graphs (1,024 by default) from noise
+Protocols: train on the 160 training graphs (an ensemble of energies, by default three),
+generate graphs (1,024 by default) from noise, from the equal mixture of the energies,
 with node counts drawn from the training set, remove isolated nodes, and report degree,
 clustering, orbit and spectral MMD² (and the average of the first three) against the 40
 test graphs for all generated graphs (EDP-GNN's protocol) and for the first 40 (GDSS's),
@@ -12,7 +13,8 @@ with validity, the train-vs-test reference and the 40-against-40 floor of real g
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -38,7 +40,9 @@ __all__ = [
     "EgoResult",
     "make_objective",
     "run_ego",
+    "member_seeds",
     "train_ego",
+    "train_ensemble",
     "generate_ego",
     "validation_split",
     "protocol_graphs",
@@ -48,7 +52,8 @@ __all__ = [
 
 @dataclass
 class EgoResult:
-    """What one run produced."""
+    """What one run produced (``models``: the trained energies, one per ensemble member;
+    ``train_seconds``: all of them; ``final_loss``: their mean)."""
 
     config: EgoConfig
     mmd: dict
@@ -56,7 +61,7 @@ class EgoResult:
     train_seconds: float
     sample_seconds: float
     final_loss: float
-    model: GraphEnergy = field(repr=False)
+    models: list = field(repr=False)
     generated: list = field(repr=False)
     split: GraphSplit = field(repr=False)
     evaluation: dict = field(default_factory=dict)
@@ -73,6 +78,7 @@ class EgoResult:
             "train_seconds": self.train_seconds,
             "sample_seconds": self.sample_seconds,
             "final_loss": self.final_loss,
+            "ensemble": len(self.models),
             "n_generated": len(self.generated),
             "n_failed_single_node": sum(g.number_of_edges() == 0 for g in self.generated),
             "generated_nodes_mean": float(np.mean([g.number_of_nodes() for g in self.generated])),
@@ -160,22 +166,53 @@ def train_ego(
     return model, seconds, final
 
 
+def member_seeds(config: EgoConfig) -> list[int]:
+    """Seeds of the ``config.ensemble`` energies of a run seeded ``s``: ``s · K + k``
+    (distinct across runs; ``K = 1``: ``[s]``)."""
+    K = int(config.ensemble)
+    if K < 1:
+        raise ValueError(f"ensemble must be >= 1, got {config.ensemble}")
+    return [config.seed * K + k for k in range(K)]
+
+
+def train_ensemble(
+    config: EgoConfig, split: GraphSplit, *, progress: bool = False
+) -> tuple[list[GraphEnergy], float, list[float]]:
+    """``train_ego`` once per seed of ``member_seeds(config)``; returns ``(models, seconds
+    of all, final loss of each)``."""
+    models, seconds, finals = [], 0.0, []
+    for s in member_seeds(config):
+        model, secs, final = train_ego(replace(config, seed=s), split, progress=progress)
+        models.append(model)
+        seconds += secs
+        finals.append(final)
+    return models, seconds, finals
+
+
 def generate_ego(
-    model: GraphEnergy, config: EgoConfig, split: GraphSplit, *, sample_seed: int | None = None
+    models: GraphEnergy | Sequence[GraphEnergy],
+    config: EgoConfig,
+    split: GraphSplit,
+    *,
+    sample_seed: int | None = None,
 ) -> tuple[list[nx.Graph], float]:
     """Generate ``config.n_generated`` graphs (``None``: ``len(split.test)``) with the chain
     settings of ``config`` (see ``EgoConfig``); node counts (or starting graphs,
-    ``init="data"``) are drawn uniformly from ``split.train``. Returns
-    ``(protocol_graphs(...), seconds)``.
+    ``init="data"``) are drawn uniformly from ``split.train``. Several ``models``: graph
+    ``i`` comes from ``models[i % K]`` (the equal mixture of their laws; one model: as the
+    single one). Returns ``(protocol_graphs(...), seconds)``.
 
     ``sample_seed`` (default ``config.seed``) seeds the draws and the chains."""
     if config.init not in ("noise", "data"):
         raise ValueError(f"init must be 'noise' or 'data', got {config.init!r}")
     if config.sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {config.sampler!r}")
+    models = [models] if isinstance(models, GraphEnergy) else list(models)
+    if not models:
+        raise ValueError("models must hold at least one GraphEnergy, got none")
     seed = config.seed if sample_seed is None else int(sample_seed)
-    device = model.device
-    N = model.max_nodes
+    device = models[0].device
+    N = models[0].max_nodes
     counts = [g.number_of_nodes() for g in split.train]
     n_gen = len(split.test) if config.n_generated is None else int(config.n_generated)
     if n_gen < 1:
@@ -190,6 +227,33 @@ def generate_ego(
         x0 = data[pick.to(device)].clone()
     sample_gen = torch.Generator(device=device).manual_seed(seed + 1)
     start = time.perf_counter()
+    generated: list = [None] * n_gen
+    for k, model in enumerate(models):  # one stream, member after member
+        mine = list(range(k, n_gen, len(models)))
+        if not mine:
+            continue
+        graphs = _sample(
+            model,
+            config,
+            [node_counts[i] for i in mine],
+            None if x0 is None else x0[mine],
+            sample_gen,
+        )
+        for i, g in zip(mine, graphs, strict=True):
+            generated[i] = g
+    return protocol_graphs(generated), time.perf_counter() - start
+
+
+def _sample(
+    model: GraphEnergy,
+    config: EgoConfig,
+    node_counts: list[int],
+    x0: torch.Tensor | None,
+    generator: torch.Generator,
+) -> list[nx.Graph]:
+    """Graphs of ``node_counts`` by the sampler of ``config``, from noise or from ``x0``;
+    isolated nodes removed."""
+    N = model.max_nodes
     if config.sampler == "annealed":
         settings = dict(
             sweeps=config.sweeps,
@@ -197,7 +261,7 @@ def generate_ego(
             beta_end=config.beta_end,
             anneal_fraction=config.anneal_fraction,
             resample=config.resample,
-            generator=sample_gen,
+            generator=generator,
         )
         if x0 is None:  # from noise, at least config.population chains per node count
             x = generate_from_noise(
@@ -211,20 +275,18 @@ def generate_ego(
             )
         else:
             x = annealed_edge_gibbs(model, x0, **settings)
-        generated = states_to_graphs(x, N, remove_isolated=True)
-    else:
-        generated = sample_graphs(
-            model,
-            node_counts,
-            method=config.sampler,
-            n_steps=config.sample_steps,
-            n_updates=1,
-            edge_density=config.init_density,
-            beta=np.linspace(1.0, config.beta_end, config.sample_steps).tolist(),
-            generator=sample_gen,
-            x0=x0,
-        )
-    return protocol_graphs(generated), time.perf_counter() - start
+        return states_to_graphs(x, N, remove_isolated=True)
+    return sample_graphs(
+        model,
+        node_counts,
+        method=config.sampler,
+        n_steps=config.sample_steps,
+        n_updates=1,
+        edge_density=config.init_density,
+        beta=np.linspace(1.0, config.beta_end, config.sample_steps).tolist(),
+        generator=generator,
+        x0=x0,
+    )
 
 
 def evaluate_ego(split: GraphSplit, generated: list[nx.Graph]) -> dict:
@@ -258,8 +320,9 @@ def run_ego(
     split: GraphSplit | None = None,
     progress: bool = False,
 ) -> EgoResult:
-    """Train on ``split.train``, generate ``config.n_generated`` graphs, score them
-    (``evaluate_ego``: both protocols, validity, references).
+    """Train ``config.ensemble`` energies on ``split.train`` (``train_ensemble``), generate
+    ``config.n_generated`` graphs from their mixture, score them (``evaluate_ego``: both
+    protocols, validity, references). ``final_loss``: the members' mean.
 
     ``split`` defaults to ``ego_small()``. Every random draw is seeded by ``config.seed``.
     """
@@ -269,8 +332,9 @@ def run_ego(
         raise ValueError(
             f"grow_from must lie in [0, {split.max_nodes}] (0: no growth), got {config.grow_from}"
         )
-    model, train_seconds, final = train_ego(config, split, progress=progress)
-    generated, sample_seconds = generate_ego(model, config, split)
+    member_seeds(config)  # refuses a bad ensemble size before training
+    models, train_seconds, finals = train_ensemble(config, split, progress=progress)
+    generated, sample_seconds = generate_ego(models, config, split)
     evaluation = evaluate_ego(split, generated)
     mmd = {k: v for k, v in evaluation["edp_gnn"].items() if not k.startswith("n_")}
     reference = graph_mmds(split.test, split.train)
@@ -280,8 +344,8 @@ def run_ego(
         reference_mmd=reference,
         train_seconds=train_seconds,
         sample_seconds=sample_seconds,
-        final_loss=final,
-        model=model,
+        final_loss=float(np.mean(finals)),
+        models=models,
         generated=generated,
         split=split,
         evaluation=evaluation,

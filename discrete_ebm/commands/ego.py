@@ -30,7 +30,16 @@ INF = math.inf
 #: argument -> (low, high, closed): the values the run accepts (checked before training)
 RANGES = {
     **dict.fromkeys(
-        ("negatives", "steps", "batch_size", "hidden", "layers", "sample_steps", "cd_updates"),
+        (
+            "negatives",
+            "steps",
+            "batch_size",
+            "hidden",
+            "layers",
+            "ensemble",
+            "sample_steps",
+            "cd_updates",
+        ),
         (0, INF, False),
     ),
     "n_generated": (0, INF, False),

@@ -56,7 +56,11 @@ def run_ego_small(
     config = config or EgoConfig()
     split = ego_small(data)
     if log:
-        log(f"ego: training {config.objective} on {len(split.train)} graphs ({config.steps} steps)")
+        energies = f"{config.ensemble} energies" if config.ensemble > 1 else "one energy"
+        log(
+            f"ego: training {energies} by {config.objective} on {len(split.train)} graphs "
+            f"({config.steps} steps each)"
+        )
     return run_ego(config, split=split, progress=progress)
 
 
@@ -68,8 +72,9 @@ def figure_title(c: EgoConfig, evaluation: dict) -> str:
     objective = f"{c.objective} + {c.refine_steps} CD steps" if refined else c.objective
     grown = c.sampler == "annealed" and c.init == "noise" and c.grow_from
     sampler = f"{c.sampler} sampler" + (f", grown from {c.grow_from} nodes" if grown else "")
+    energies = f"mixture of {c.ensemble} energies, " if c.ensemble > 1 else ""
     return (
-        f"Ego-small, {objective} + {sampler}, {init_label(c.init)}\n"
+        f"Ego-small, {energies}{objective} + {sampler}, {init_label(c.init)}\n"
         f"average MMD²: {edp['n_generated']} generated vs {edp['n_test']} test "
         f"{edp['average']:.4f} (EDP-GNN protocol); first {gdss['n_generated']} "
         f"{gdss['average']:.4f} (GDSS protocol)\nconnected {v['connected']:.1%}, with a "

@@ -79,6 +79,7 @@ def test_ego_command_writes_consistent_results(tmp_path, objective, device):
     assert ref["degree"] == pytest.approx(0.0142, abs=5e-5)
     assert ref["clustering"] == pytest.approx(0.0273, abs=5e-5)
     assert summary["train_seconds"] > 0 and summary["config"]["objective"] == objective
+    assert summary["ensemble"] == summary["config"]["ensemble"] == 3  # the default mixture
     png = (tmp_path / "ego_graphs.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
@@ -106,6 +107,8 @@ def test_figure_title_states_how_chains_started():
     for init in ("noise", "data"):
         assert init_label(init) in figure_title(EgoConfig(init=init), ev)
     assert "data-initialised" in figure_title(EgoConfig(init="data"), ev)
+    assert "mixture of 3 energies" in figure_title(EgoConfig(), ev)
+    assert "mixture" not in figure_title(EgoConfig(ensemble=1), ev)
 
 
 def test_ego_command_rejects_bad_arguments(tmp_path, capsys):
@@ -130,6 +133,7 @@ def test_ego_command_rejects_bad_arguments(tmp_path, capsys):
         ("--refine-lr", "0"),
         ("--grow-from", "-1"),
         ("--stage-sweeps", "0"),
+        ("--ensemble", "0"),
     ):
         with pytest.raises(SystemExit, match=flag):
             main(["ego", "--out", str(tmp_path / "bad"), *TINY, flag, value])
