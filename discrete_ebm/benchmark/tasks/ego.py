@@ -1,10 +1,11 @@
-"""Ego-small graph generation from noise: a GIN energy on the upper triangle of the
-adjacency matrix trained by Bernoulli ED, grid ED or persistent CD (edge Gibbs), then sampled
-from noise by annealed edge Gibbs with population resampling (node counts drawn from the
-training graphs); degree, clustering and orbit MMD² of the generated graphs against the 40
-test graphs and their average (``mmd_avg``, the papers' figure; EDP-GNN's protocol with the
-full suite's 1,024 graphs), beside GDSS's 40-graph figure, validity and the train-vs-test
-reference.
+"""Ego-small graph generation from noise: GIN energies on the upper triangle of the
+adjacency matrix (three, ``EgoConfig.ensemble``; the graphs come from their mixture) trained
+by Bernoulli ED, grid ED or persistent CD (edge Gibbs), then sampled from noise by annealed
+edge Gibbs with population resampling, the larger graphs grown node by node (node counts
+drawn from the training graphs); degree, clustering and orbit MMD² of the generated graphs
+against the 40 test graphs and their average (``mmd_avg``, the papers' figure; EDP-GNN's
+protocol with the full suite's 1,024 graphs), beside GDSS's 40-graph figure, validity and
+the train-vs-test reference.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class EgoTask:
             curve=[{"step": config.steps, "seconds": result.train_seconds, **metrics}],
             extra={
                 "init": config.init,
+                "ensemble": config.ensemble,
                 "n_generated": len(result.generated),
                 "gdss_first_40": result.evaluation["gdss"],
                 "validity": result.evaluation["validity"],
