@@ -1,8 +1,9 @@
 """``discrete-ebm ego``: generate Ego-small graphs with a GNN energy-based model.
 
-Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
-discrepancy, then --refine-steps of CD from the data; or persistent contrastive divergence
-with an edge sampler) and generates --n-generated graphs FROM NOISE (default; --init data
+Trains --ensemble GIN energies (default 3; seeds s·K + k) on the 160 Ego-small training
+graphs (Bernoulli or grid energy discrepancy, then --refine-steps of CD from the data; or
+persistent contrastive divergence with an edge sampler) and generates --n-generated graphs
+from their equal mixture (graph i from energy i mod K) FROM NOISE (default; --init data
 starts the chains at training graphs and is labelled so in every output): each chain takes a
 node count drawn from the training graphs, starts from random edges, and runs single-edge
 heat-bath Gibbs annealed from --beta-start to --beta-end with population-annealing

@@ -1,8 +1,9 @@
 """Ego-small graph generation with a GNN energy (``discrete-ebm ego``).
 
-Trains a GIN energy on the 160 Ego-small training graphs (Bernoulli or grid energy
-discrepancy, or persistent contrastive divergence with an edge sampler), generates graphs
-from noise (1,024 by default) by annealed MCMC on edges and scores them against the 40 test
+Trains GIN energies (three by default) on the 160 Ego-small training graphs (Bernoulli or
+grid energy discrepancy, or persistent contrastive divergence with an edge sampler),
+generates graphs from noise (1,024 by default) from their mixture by annealed MCMC on edges
+(the larger graphs grown node by node) and scores them against the 40 test
 graphs under EDP-GNN's protocol (all generated graphs) and GDSS's (the first 40), with
 validity and references. The experiment itself lives in ``discrete_ebm.graphs.experiment``;
 this module re-exports it and adds the loading of the data and the writing of the outputs
