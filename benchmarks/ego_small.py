@@ -8,14 +8,14 @@ For each method and seed: train ``--ensemble`` GIN energies (default 3) on the 1
 training graphs (``discrete_ebm.graphs.experiment.run_ego``), generate ``--n-generated``
 graphs (default 1,024) from noise, from the mixture of the energies, with node counts
 drawn from the training graphs (``--init data`` starts the chains at training graphs
-instead; every output says so), and score them against the
-40 test graphs: EDP-GNN's protocol (all generated graphs) and GDSS's (the first 40; and the
-mean ± std over every disjoint block of 40), each with degree, clustering, orbit, spectral
-and average MMD² (GDSS's kernels: biased MMD², Gaussian-EMD for degree / clustering /
-spectral, Gaussian RBF σ = 30 on mean orbit counts; a graph left empty after removing
-isolated nodes counts as one isolated node), and validity (connected, dominating node,
-novel, unique). ``--split validation`` trains on training graphs 40..159 and scores
-against training graphs 0..39 (for tuning; never tune on test).
+instead; every output says so), and score them against the 40 test graphs: EDP-GNN's
+protocol (all generated graphs) and GDSS's (the first 40; and the mean ± std over every
+disjoint block of 40), each with degree, clustering, orbit, spectral and average MMD²
+(GDSS's kernels: biased MMD², Gaussian-EMD for degree / clustering / spectral, Gaussian RBF
+σ = 30 on mean orbit counts; a graph left empty after removing isolated nodes counts as one
+isolated node), and validity (connected, dominating node, novel, unique). ``--split
+validation`` trains on training graphs 40..159 and scores against training graphs 0..39
+(for tuning; never tune on test).
 Prints ONE JSON line: mean and standard deviation over seeds of every figure per method,
 training/sampling seconds (medians), the references (training graphs vs test, and the
 40-vs-40 floor of real graphs over 30 draws) and published figures.

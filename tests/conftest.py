@@ -5,6 +5,9 @@ the ``device`` fixture: a test taking it runs on CPU, and on CUDA when
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -30,6 +33,21 @@ def device(request) -> str:
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
     return request.param
+
+
+@pytest.fixture
+def load_script():
+    """``load_script(path)``: the module of the Python file at ``path`` (a benchmark script,
+    a file a test wrote), imported under its file name."""
+
+    def load(path):
+        path = Path(path)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ runs in this process for the single-process reference.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -104,13 +103,6 @@ def two_ranks(tmp_path, script: str, *args: str, check: bool = True, timeout: fl
         logs = "".join((tmp_path / f"rank{r}.log").read_text()[-3000:] for r in range(2))
         assert codes == [0, 0], logs
     return codes
-
-
-def _load(tmp_path, name: str):
-    spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------- one process
@@ -218,7 +210,7 @@ def run():
 
 
 def test_torchrun_fit_equals_the_single_process_fit_each_rank_taking_half_of_every_batch(
-    tmp_path,
+    tmp_path, load_script
 ):
     (tmp_path / "experiment.py").write_text(EXPERIMENT)
     script = """
@@ -230,7 +222,7 @@ def test_torchrun_fit_equals_the_single_process_fit_each_rank_taking_half_of_eve
         json.dump(out, open(f"rank{D.rank()}.json", "w"))
     """
     torchrun(tmp_path, script)
-    J, loss, sizes = _load(tmp_path, "experiment").run()
+    J, loss, sizes = load_script(tmp_path / "experiment.py").run()
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     # 305 rows in batches of 40: 7 full batches (20 rows per rank) and a last one of 25 rows
     # (13 + 12, weighted 13/25 and 12/25); 30 steps cross 3 epoch ends

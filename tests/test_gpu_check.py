@@ -4,7 +4,6 @@ it times (samplers against exact enumeration, AIS against exact log Z) on every 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -29,15 +28,13 @@ FIGURES = [
 N = 4000
 
 
-def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def gpu_check(load_script):
+    return load_script(SCRIPT)
 
 
-def test_dry_run_prints_one_json_line_of_positive_throughputs(capsys):
-    assert gpu_check().main(["--device", "cpu", "--no-tests", "--repeats", "1"]) == 0
+def test_dry_run_prints_one_json_line_of_positive_throughputs(gpu_check, capsys):
+    assert gpu_check.main(["--device", "cpu", "--no-tests", "--repeats", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
@@ -51,18 +48,18 @@ def test_dry_run_prints_one_json_line_of_positive_throughputs(capsys):
     )
 
 
-def test_the_device_tests_it_runs_are_the_marked_ones():
-    got = gpu_check().run_device_tests(
+def test_the_device_tests_it_runs_are_the_marked_ones(gpu_check):
+    got = gpu_check.run_device_tests(
         torch.device("cpu"), "optimizer_instance or bad_arguments", paths=["tests/test_training.py"]
     )
     assert (got["returncode"], got["passed"], got["failed"]) == (0, 1, 0)
 
 
-def test_cuda_without_a_gpu_is_refused(capsys):
+def test_cuda_without_a_gpu_is_refused(gpu_check, capsys):
     if torch.cuda.is_available():
         pytest.skip("a GPU is available")
     with pytest.raises(SystemExit):
-        gpu_check().main(["--device", "cuda", "--no-tests"])
+        gpu_check.main(["--device", "cuda", "--no-tests"])
     assert "CUDA is not available" in capsys.readouterr().err
 
 

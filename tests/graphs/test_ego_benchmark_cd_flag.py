@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,30 +10,23 @@ from discrete_ebm.graphs.experiment import EgoConfig
 DRIVER = Path(__file__).resolve().parents[2] / "benchmarks" / "ego_small.py"
 
 
-def _driver():
-    spec = importlib.util.spec_from_file_location("ego_small_driver", DRIVER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_cd_updates_flag_sets_config(tmp_path, capsys):
+def test_cd_updates_flag_sets_config(tmp_path, capsys, load_script):
     out = tmp_path / "ego.json"
     argv = ["--methods", "cd", "--seeds", "0", "--steps", "2", "--sample-steps", "2"]
     argv += ["--hidden", "8", "--layers", "1", "--n-generated", "3", "--split", "validation"]
     argv += ["--cd-updates", "3", "--lr", "5e-4", "--out", str(out)]
-    assert _driver().main(argv) == 0
+    assert load_script(DRIVER).main(argv) == 0
     run = json.loads(out.read_text())["runs"]["cd"][0]
     assert run["config"]["cd_updates"] == 3
     assert run["config"]["lr"] == 5e-4
     assert json.loads(capsys.readouterr().out)["split"] == "validation"
 
 
-def test_cd_updates_default_unchanged(tmp_path):
+def test_cd_updates_default_unchanged(tmp_path, load_script):
     out = tmp_path / "ego.json"
     argv = ["--methods", "cd", "--seeds", "0", "--steps", "2", "--sample-steps", "2"]
     argv += ["--hidden", "8", "--layers", "1", "--n-generated", "3", "--split", "validation"]
     argv += ["--out", str(out)]
-    assert _driver().main(argv) == 0
+    assert load_script(DRIVER).main(argv) == 0
     run = json.loads(out.read_text())["runs"]["cd"][0]
     assert run["config"]["cd_updates"] == EgoConfig().cd_updates == 10

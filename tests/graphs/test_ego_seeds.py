@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -10,13 +9,6 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ego_seeds.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("ego_seeds", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _run(seed: int, average: float, dominating: float) -> dict:
@@ -33,8 +25,10 @@ def _run(seed: int, average: float, dominating: float) -> dict:
     }
 
 
-def test_summary_is_the_mean_and_sample_std_and_checks_the_goals(tmp_path, monkeypatch, capsys):
-    mod = _script()
+def test_summary_is_the_mean_and_sample_std_and_checks_the_goals(
+    tmp_path, monkeypatch, capsys, load_script
+):
+    mod = load_script(SCRIPT)
     runs = [_run(0, 0.015, 0.99), _run(1, 0.016, 0.97), _run(2, 0.020, 0.95)]
     s = mod.summarize(runs, target=0.017, validity=0.95)
     avg = s["edp_gnn"]["average"]
